@@ -1,0 +1,67 @@
+/**
+ * SLIP framing as stream transforms: @serialport/parser-slip-encoder does the RFC 1055 work; this file only
+ * configures it for protocol v1 (§1: an END before and after every frame) and puts a length limit in front
+ * of the decoder, which would otherwise buffer an endless run of bytes without an END.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { SlipDecoder, SlipEncoder } from '@serialport/parser-slip-encoder';
+import { MAX_ENCODED_FRAME } from './frame.js';
+
+export const SLIP_END = 0xc0;
+export const SLIP_ESC = 0xdb;
+
+/** Encoder: each write() is one frame; output is END, escaped frame, END. */
+export function createSlipEncoder(): SlipEncoder {
+  return new SlipEncoder({ bluetoothQuirk: true });
+}
+
+/** Decoder: emits one Buffer per packet between END bytes (empty packets included, callers skip them).
+ *  Object mode keeps packets apart even when the consumer falls behind. */
+export function createSlipDecoder(): SlipDecoder {
+  return new SlipDecoder({ readableObjectMode: true });
+}
+
+/**
+ * Sits in front of the decoder and keeps two promises the library's decoder does not:
+ * - an END always ends a packet: the decoder treats the END after a stray ESC as data, so garbage that
+ *   ends in ESC would swallow the next frame's leading END. An ESC directly before END is dropped;
+ * - memory stays bounded: once a run without END grows past `limit`, bytes are dropped up to the next END.
+ *   The decoder then sees an over-long packet, which the frame layer rejects and counts.
+ */
+export class PacketLengthGuard extends Transform {
+  private run = 0;
+  private escPending = false;
+  /** Bytes dropped because a packet exceeded the limit or an ESC preceded END. */
+  dropped = 0;
+
+  constructor(private readonly limit = MAX_ENCODED_FRAME + 1) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const kept = Buffer.allocUnsafe(chunk.length + 1);
+    let n = 0;
+    for (const byte of chunk) {
+      if (this.escPending) {
+        this.escPending = false;
+        if (byte === SLIP_END) this.dropped++;
+        else if (this.run < this.limit) {
+          this.run++;
+          kept[n++] = SLIP_ESC;
+        } else this.dropped++;
+      }
+      if (byte === SLIP_END) {
+        this.run = 0;
+        kept[n++] = byte;
+      } else if (byte === SLIP_ESC) {
+        this.escPending = true;
+      } else if (this.run < this.limit) {
+        this.run++;
+        kept[n++] = byte;
+      } else {
+        this.dropped++;
+      }
+    }
+    done(null, kept.subarray(0, n));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export { LinkBoard, BoardUsageError, boardInfoFromHello, BOARD_NAMES } from './link-board.js';
+export { openBoard, type OpenBoardOptions } from './open.js';

@@ -1,0 +1,13 @@
+/** The `vgpio` command tree. Each subcommand lives in its own module and is added here. */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+
+export function buildProgram(): Command {
+  return new Command('vgpio')
+    .description(pkg.description)
+    .version(pkg.version, '-V, --version', 'print the vgpio version')
+    .showHelpAfterError('(run `vgpio --help` for usage)')
+    .addHelpText('after', '\nProtocol: hw/PROTOCOL.md. Documentation: README.md.');
+}

@@ -16,6 +16,11 @@ export const TIERS = {
 };
 
 const name = process.argv[2];
+if (name === '--built') {
+  // For .ci/run: the tiers that exist, one per line.
+  for (const [tier, [marker]] of Object.entries(TIERS)) if (existsSync(join(root, marker))) console.log(tier);
+  process.exit(0);
+}
 const tier = TIERS[name];
 if (!tier) {
   console.error(`unknown tier "${name}"; known tiers: ${Object.keys(TIERS).join(', ')}`);

@@ -56,4 +56,33 @@ size_t usb_cdc_write(const uint8_t *src, size_t len);
 /* True while queued bytes are still waiting to go out. */
 bool usb_cdc_tx_pending(void);
 
+/* ---- Additions by the platform owner (new functions only; nothing above changed) -------------- */
+
+/* Bytes waiting in the receive ring; cheap enough for a has_work() callback. */
+size_t usb_cdc_rx_available(void);
+
+/* Last SET_CONTROL_LINE_STATE value from the host: bit 0 DTR, bit 1 RTS (0 after a bus reset). */
+uint8_t usb_cdc_line_state(void);
+
+/* NVIC: enable/disable an IRQ (numbers in hw/intctrl.h). priority 0 (highest) .. 3 (lowest). The USB
+ * IRQ runs at priority 2, so GPIO and TIMER IRQs at 0 or 1 preempt it. */
+void platform_irq_enable(unsigned irq, unsigned priority);
+void platform_irq_disable(unsigned irq);
+
+/* Nestable critical section: mask interrupts, return the previous PRIMASK for restore. */
+static inline uint32_t platform_irq_save(void)
+{
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+    return primask;
+}
+static inline void platform_irq_restore(uint32_t primask)
+{
+    __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
+
+/* Why the previous run ended, from WATCHDOG.SCRATCH0 (captured by platform_init): 0 if it was not our
+ * fault handler, else 0x76670000 | exception number (IPSR; 3 = HardFault, 16 + n = IRQ n). */
+uint32_t platform_last_fault(void);
+
 #endif

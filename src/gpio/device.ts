@@ -1,0 +1,356 @@
+/**
+ * The virtio-gpio device model, virtio 1.2 §5.18, on top of a Board. It knows nothing about rings or
+ * vhost-user: the requestq side is `request(type, gpio, value)`, which always resolves with a response
+ * (an error status if the board is gone or slow: an unanswered request hangs the guest driver forever),
+ * and the eventq side is `postIrqBuffer(line, complete)`, one held buffer per line.
+ *
+ * Section references are to §5.18.6 (device operation) of the spec.
+ */
+import { EventEmitter } from 'node:events';
+import type { Bit, Board, BoardEvent, LineBias, LineDrive, LineSettings } from '../board/types.js';
+import {
+  CONFIG_SIZE,
+  IrqStatus,
+  IrqType,
+  isEdgeType,
+  isLevelType,
+  Msg,
+  MsgStatus,
+  VALID_IRQ_TYPES,
+  VirtioDirection,
+} from './spec.js';
+
+/** What the guest cannot say through virtio-gpio but a board profile can. */
+export interface GpioLineProfile {
+  name?: string;
+  /** Bias while the guest has the line as an input. Default 'none'. */
+  bias?: LineBias;
+  /** Bias while the line is released (direction none). Default 'pull-down', the RP2040 power-on state. */
+  idleBias?: LineBias;
+  drive?: LineDrive;
+  debounceUs?: number;
+}
+
+export interface GpioDeviceOptions {
+  /** Per-line profile, indexed by line; lines past its end use the defaults. */
+  lines?: readonly GpioLineProfile[];
+  /** Number of lines the guest sees; default: the board's. */
+  ngpio?: number;
+  /** Answer ERR when the board has not finished a request by then (the Board's own timeouts should
+   *  fire first; this is the last line of defence for the guest, which waits forever otherwise). */
+  requestTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
+
+type Direction = (typeof VirtioDirection)[keyof typeof VirtioDirection];
+
+interface LineModel {
+  direction: Direction;
+  /** The value SET_VALUE asked for; applied when the line is or becomes an output. */
+  value: Bit;
+  irqType: number;
+  /** The eventq buffer the driver posted: its presence means "unmasked" (§5.18.6.3). */
+  held: ((status: number) => void) | undefined;
+  /** An edge seen while masked, delivered when the buffer comes back. */
+  latched: boolean;
+  /** Tail of this line's request chain: requests for one line run in order. */
+  tail: Promise<unknown>;
+}
+
+export interface GpioDeviceCounters {
+  requests: number;
+  errors: number;
+  irqValid: number;
+  irqInvalid: number;
+  irqLatched: number;
+}
+
+export class VirtioGpioDevice extends EventEmitter {
+  readonly ngpio: number;
+  /** gpio_names block: ngpio NUL-terminated names (§5.18.4); empty when no line has a name. */
+  readonly names: Buffer;
+  readonly counters: GpioDeviceCounters = { requests: 0, errors: 0, irqValid: 0, irqInvalid: 0, irqLatched: 0 };
+  /** VIRTIO_GPIO_F_IRQ negotiated: SET_IRQ_TYPE and the eventq are available. */
+  irqEnabled = false;
+  private readonly lines: LineModel[];
+  private readonly profiles: readonly GpioLineProfile[];
+  private readonly log: (message: string) => void;
+  private readonly requestTimeoutMs: number;
+  private readonly onBoardEvent = (event: BoardEvent) => this.boardEvent(event);
+
+  constructor(private board: Board, options: GpioDeviceOptions = {}) {
+    super();
+    this.ngpio = options.ngpio ?? board.info.numLines;
+    if (this.ngpio < 1 || this.ngpio > 0xffff) throw new RangeError(`ngpio must be 1 to 65535, got ${this.ngpio}`);
+    this.profiles = options.lines ?? [];
+    this.log = options.log ?? (() => {});
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.names = VirtioGpioDevice.namesBlock(this.ngpio, this.profiles);
+    this.lines = Array.from({ length: this.ngpio }, () => VirtioGpioDevice.idleLine());
+    board.on('event', this.onBoardEvent);
+  }
+
+  private static idleLine(): LineModel {
+    return { direction: VirtioDirection.NONE, value: 0, irqType: IrqType.NONE, held: undefined, latched: false, tail: Promise.resolve() };
+  }
+
+  private static namesBlock(ngpio: number, profiles: readonly GpioLineProfile[]): Buffer {
+    const names = Array.from({ length: ngpio }, (_, i) => profiles[i]?.name ?? '');
+    if (names.every((n) => n === '')) return Buffer.alloc(0);
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (!/^[\x01-\x7f]*$/.test(name)) throw new Error(`line name "${name}" must be 7-bit ASCII without NUL`);
+      if (name !== '' && seen.has(name)) throw new Error(`line name "${name}" is used twice; names must be unique`);
+      seen.add(name);
+    }
+    return Buffer.from(names.map((n) => `${n}\0`).join(''), 'ascii');
+  }
+
+  /** struct virtio_gpio_config (§5.18.4), little-endian. */
+  config(): Buffer {
+    const config = Buffer.alloc(CONFIG_SIZE);
+    config.writeUInt16LE(this.ngpio, 0);
+    config.writeUInt32LE(this.names.length, 4);
+    return config;
+  }
+
+  private profile(line: number): GpioLineProfile {
+    return this.profiles[line] ?? {};
+  }
+
+  // ---- requestq (§5.18.6.2) ---------------------------------------------------------------------
+
+  /**
+   * Handles one requestq message and resolves with the response bytes: `status, value` (2 bytes), or for
+   * GET_LINE_NAMES `status` followed by the names block. Never rejects.
+   */
+  request(type: number, gpio: number, value: number): Promise<Buffer> {
+    this.counters.requests++;
+    if (type === Msg.GET_LINE_NAMES) {
+      if (this.names.length === 0) return Promise.resolve(this.fail(`GET_LINE_NAMES: this device has no names (gpio_names_size is 0)`));
+      return Promise.resolve(Buffer.concat([Buffer.from([MsgStatus.OK]), this.names]));
+    }
+    const line = this.lines[gpio];
+    if (line === undefined) return Promise.resolve(this.fail(`request type 0x${type.toString(16)} for line ${gpio}: the device has lines 0 to ${this.ngpio - 1}`));
+    // Messages for one line are processed in order; different lines run concurrently.
+    const result = line.tail.then(() => this.withTimeout(this.lineRequest(line, gpio, type, value), type, gpio));
+    line.tail = result;
+    return result;
+  }
+
+  private withTimeout(work: Promise<Buffer>, type: number, gpio: number): Promise<Buffer> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Buffer>((resolve) => {
+      timer = setTimeout(
+        () => resolve(this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the board did not finish within ${this.requestTimeoutMs} ms`)),
+        this.requestTimeoutMs,
+      );
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private ok(value = 0): Buffer {
+    return Buffer.from([MsgStatus.OK, value]);
+  }
+
+  private fail(why: string): Buffer {
+    this.counters.errors++;
+    this.log(`virtio-gpio: ${why}`);
+    return Buffer.from([MsgStatus.ERR, 0]);
+  }
+
+  private async lineRequest(line: LineModel, gpio: number, type: number, value: number): Promise<Buffer> {
+    try {
+      switch (type) {
+        case Msg.GET_DIRECTION:
+          // Idle lines report IN: the Linux driver maps NONE to -EINVAL, which newer gpiolib propagates.
+          return this.ok(line.direction === VirtioDirection.NONE ? VirtioDirection.IN : line.direction);
+        case Msg.SET_DIRECTION:
+          return await this.setDirection(line, gpio, value);
+        case Msg.GET_VALUE: {
+          const { values } = await this.board.getValues([gpio]);
+          return this.ok(values.get(gpio) ?? 0);
+        }
+        case Msg.SET_VALUE:
+          if (value !== 0 && value !== 1) return this.fail(`SET_VALUE ${value} on line ${gpio}: the value must be 0 or 1`);
+          // Legal on a non-output line: remembered and applied when it becomes an output.
+          if (line.direction === VirtioDirection.OUT) await this.board.setValues({ [gpio]: value });
+          line.value = value;
+          return this.ok();
+        case Msg.SET_IRQ_TYPE:
+          return await this.setIrqType(line, gpio, value);
+        default:
+          return this.fail(`unknown request type 0x${type.toString(16)} for line ${gpio}`);
+      }
+    } catch (error) {
+      return this.fail(`request type 0x${type.toString(16)} on line ${gpio} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private inputSettings(line: LineModel, gpio: number): LineSettings {
+    const profile = this.profile(gpio);
+    return {
+      direction: 'input',
+      bias: profile.bias ?? 'none',
+      debounceUs: profile.debounceUs ?? 0,
+      edge: line.irqType === IrqType.EDGE_RISING ? 'rising' : line.irqType === IrqType.EDGE_FALLING ? 'falling' : line.irqType === IrqType.EDGE_BOTH ? 'both' : 'none',
+      level: line.irqType === IrqType.LEVEL_HIGH ? 'high' : line.irqType === IrqType.LEVEL_LOW ? 'low' : 'none',
+    };
+  }
+
+  private async setDirection(line: LineModel, gpio: number, direction: number): Promise<Buffer> {
+    const profile = this.profile(gpio);
+    switch (direction) {
+      case VirtioDirection.OUT:
+        // The remembered value goes out with the direction in one board request: no glitch.
+        await this.board.configure([gpio], { direction: 'output', value: line.value, drive: profile.drive ?? 'push-pull' });
+        this.disableIrq(line);
+        line.direction = VirtioDirection.OUT;
+        return this.ok();
+      case VirtioDirection.IN:
+        await this.board.configure([gpio], this.inputSettings(line, gpio));
+        line.direction = VirtioDirection.IN;
+        return this.ok();
+      case VirtioDirection.NONE: {
+        await this.board.configure([gpio], { direction: 'off', bias: profile.idleBias ?? 'pull-down' });
+        // Deactivating a line discards every bit of state kept for it, its interrupt included.
+        const { tail } = line;
+        this.disableIrq(line);
+        Object.assign(line, VirtioGpioDevice.idleLine(), { tail });
+        return this.ok();
+      }
+      default:
+        return this.fail(`SET_DIRECTION ${direction} on line ${gpio}: direction must be 0 (none), 1 (out) or 2 (in)`);
+    }
+  }
+
+  private async setIrqType(line: LineModel, gpio: number, type: number): Promise<Buffer> {
+    if (!this.irqEnabled) return this.fail(`SET_IRQ_TYPE on line ${gpio}: VIRTIO_GPIO_F_IRQ was not negotiated`);
+    if (!VALID_IRQ_TYPES.has(type)) return this.fail(`SET_IRQ_TYPE 0x${type.toString(16)} on line ${gpio}: not an interrupt type`);
+    if (type !== IrqType.NONE && line.direction === VirtioDirection.OUT) {
+      return this.fail(`SET_IRQ_TYPE 0x${type.toString(16)} on line ${gpio}: the line is an output`);
+    }
+    const previous = line.irqType;
+    line.irqType = type;
+    if (line.direction === VirtioDirection.IN && previous !== type) {
+      try {
+        await this.board.configure([gpio], this.inputSettings(line, gpio));
+      } catch (error) {
+        line.irqType = previous;
+        throw error;
+      }
+    }
+    if (type === IrqType.NONE) this.disableIrq(line);
+    else if (line.held) this.armLevel(line, gpio);
+    return this.ok();
+  }
+
+  /** Interrupt off: a held buffer goes back INVALID at once and a latched edge is dropped (§5.18.6.3). */
+  private disableIrq(line: LineModel): void {
+    line.irqType = IrqType.NONE;
+    line.latched = false;
+    this.returnHeld(line, IrqStatus.INVALID);
+  }
+
+  private returnHeld(line: LineModel, status: number): void {
+    const complete = line.held;
+    if (!complete) return;
+    line.held = undefined;
+    if (status === IrqStatus.VALID) this.counters.irqValid++;
+    else this.counters.irqInvalid++;
+    complete(status);
+  }
+
+  // ---- eventq (§5.18.6.3) -----------------------------------------------------------------------
+
+  /**
+   * The driver posted an eventq buffer for `gpio` (unmask). `complete(status)` returns it. A buffer for a
+   * line whose interrupt is not enabled, or a second buffer for one line, goes back INVALID at once.
+   */
+  postIrqBuffer(gpio: number, complete: (status: number) => void): void {
+    const line = this.lines[gpio];
+    if (line === undefined || !this.irqEnabled || line.irqType === IrqType.NONE || line.held) {
+      this.counters.irqInvalid++;
+      complete(IrqStatus.INVALID);
+      return;
+    }
+    line.held = complete;
+    if (line.latched) {
+      line.latched = false;
+      this.returnHeld(line, IrqStatus.VALID);
+    } else {
+      this.armLevel(line, gpio);
+    }
+  }
+
+  /** Level interrupts are not latched: ask the board to re-check the level now that the line is unmasked. */
+  private armLevel(line: LineModel, gpio: number): void {
+    if (!isLevelType(line.irqType) || line.direction !== VirtioDirection.IN) return;
+    this.board.rearmLevel([gpio]).catch((error: Error) => this.log(`virtio-gpio: re-arming the level interrupt of line ${gpio} failed: ${error.message}`));
+  }
+
+  private edge(gpio: number, rising: boolean): void {
+    const line = this.lines[gpio];
+    if (!line || !isEdgeType(line.irqType)) return;
+    if (!(line.irqType & (rising ? IrqType.EDGE_RISING : IrqType.EDGE_FALLING))) return;
+    if (line.held) this.returnHeld(line, IrqStatus.VALID);
+    else if (!line.latched) {
+      line.latched = true;
+      this.counters.irqLatched++;
+    }
+  }
+
+  private boardEvent(event: BoardEvent): void {
+    switch (event.type) {
+      case 'edge':
+        this.edge(event.line, event.edge === 'rising');
+        break;
+      case 'overflow':
+        // Lost edges still happened: an interrupt is due on every line that lost one.
+        for (const gpio of event.lines) {
+          const line = this.lines[gpio];
+          if (line && isEdgeType(line.irqType)) this.edge(gpio, (line.irqType & IrqType.EDGE_RISING) !== 0);
+        }
+        this.log(`virtio-gpio: the board lost ${event.lost} edges on lines ${event.lines.join(', ')}; interrupts were raised for them`);
+        break;
+      case 'level':
+        for (const { line: gpio, value } of event.levels) {
+          const line = this.lines[gpio];
+          if (!line?.held) continue; // not latched while masked; re-checked when the buffer returns
+          if ((line.irqType === IrqType.LEVEL_HIGH && value === 1) || (line.irqType === IrqType.LEVEL_LOW && value === 0)) {
+            this.returnHeld(line, IrqStatus.VALID);
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /**
+   * The driver is gone (frontend disconnect or device reset): held buffers belong to the old rings and are
+   * dropped without completion, every line the guest used is released on the board.
+   */
+  async reset(): Promise<void> {
+    const used: number[] = [];
+    this.lines.forEach((line, gpio) => {
+      if (line.direction !== VirtioDirection.NONE) used.push(gpio);
+      this.lines[gpio] = VirtioGpioDevice.idleLine();
+    });
+    this.irqEnabled = false;
+    for (const gpio of used) {
+      try {
+        await this.board.configure([gpio], { direction: 'off', bias: this.profile(gpio).idleBias ?? 'pull-down' });
+      } catch (error) {
+        this.log(`virtio-gpio: releasing line ${gpio} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Stops listening to the board. */
+  close(): void {
+    this.board.off('event', this.onBoardEvent);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Moves virtio-gpio messages between the split virtqueues and the device model: parses requests out of
+ * descriptor chains, writes responses back with the exact lengths the Linux driver checks (2 bytes,
+ * 1 + gpio_names_size for GET_LINE_NAMES, 1 on the eventq), and coalesces notifications. A chain the
+ * device cannot use is still returned (length 0), so no driver request is left waiting.
+ */
+import { readChain, writeChain, QueueError, type DescriptorChain, type SplitQueue } from '../virtio/queue.js';
+import type { VirtioGpioDevice } from './device.js';
+import { EVENT_QUEUE, IRQ_REQUEST_SIZE, IRQ_RESPONSE_SIZE, IrqStatus, MsgStatus, REQUEST_QUEUE, REQUEST_SIZE, RESPONSE_SIZE } from './spec.js';
+
+export interface GpioQueueCounters {
+  requests: number;
+  events: number;
+  /** Chains returned with length 0 because they were malformed. */
+  badChains: number;
+  /** Times a queue stopped because its ring was corrupt. */
+  brokenQueues: number;
+}
+
+export class GpioVirtqueues {
+  readonly counters: GpioQueueCounters = { requests: 0, events: 0, badChains: 0, brokenQueues: 0 };
+  private readonly queues: [SplitQueue | undefined, SplitQueue | undefined] = [undefined, undefined];
+  private readonly notifyPending = [false, false];
+
+  /**
+   * @param notify signals the driver for queue `index` (writes the call fd)
+   * @param log plain-words log for what the guest did wrong
+   */
+  constructor(
+    private readonly device: VirtioGpioDevice,
+    private readonly notify: (index: number) => void,
+    private readonly log: (message: string) => void = () => {},
+  ) {}
+
+  /** Installs (or with undefined, removes) a started ring; completions for a replaced ring are dropped. */
+  setQueue(index: number, queue: SplitQueue | undefined): void {
+    if (index !== REQUEST_QUEUE && index !== EVENT_QUEUE) throw new RangeError(`virtio-gpio has queues 0 and 1, not ${index}`);
+    this.queues[index] = queue;
+  }
+
+  queue(index: number): SplitQueue | undefined {
+    return this.queues[index];
+  }
+
+  /** The driver kicked queue `index`: take everything it made available. */
+  kick(index: number): void {
+    const queue = this.queues[index];
+    if (!queue) return;
+    try {
+      do {
+        queue.disableNotifications();
+        for (let chain = queue.pop(); chain !== null; chain = queue.pop()) {
+          if ('reason' in chain) {
+            this.counters.badChains++;
+            this.log(`virtio-gpio: ${index === REQUEST_QUEUE ? 'requestq' : 'eventq'} chain ${chain.head} returned unused: ${chain.reason}`);
+            this.complete(index, queue, chain.head, 0);
+          } else if (index === REQUEST_QUEUE) this.request(queue, chain);
+          else this.event(queue, chain);
+        }
+      } while (queue.enableNotifications());
+    } catch (error) {
+      if (!(error instanceof QueueError)) throw error;
+      // The ring itself is corrupt: stop using it until the frontend sets it up again.
+      this.counters.brokenQueues++;
+      this.queues[index] = undefined;
+      this.log(`virtio-gpio: queue ${index} stopped: ${error.message}`);
+    }
+  }
+
+  private request(queue: SplitQueue, chain: DescriptorChain): void {
+    this.counters.requests++;
+    if (chain.readableLength < REQUEST_SIZE || chain.writableLength < 1) {
+      this.counters.badChains++;
+      this.log(`virtio-gpio: request chain ${chain.head} has ${chain.readableLength} readable and ${chain.writableLength} writable bytes, needs ${REQUEST_SIZE} and ${RESPONSE_SIZE}`);
+      const written = writeChain(chain.writable, Buffer.from([MsgStatus.ERR, 0]));
+      this.complete(REQUEST_QUEUE, queue, chain.head, written);
+      return;
+    }
+    const request = readChain(chain.readable, REQUEST_SIZE);
+    const type = request.readUInt16LE(0);
+    const gpio = request.readUInt16LE(2);
+    const value = request.readUInt32LE(4);
+    void this.device.request(type, gpio, value).then((response) => {
+      if (this.queues[REQUEST_QUEUE] !== queue) return; // the ring was torn down meanwhile
+      let reply = response;
+      if (response.length > chain.writableLength) {
+        this.log(`virtio-gpio: request chain ${chain.head} (type 0x${type.toString(16)}) has room for ${chain.writableLength} bytes, the response needs ${response.length}`);
+        reply = Buffer.from([MsgStatus.ERR, 0]);
+      }
+      this.complete(REQUEST_QUEUE, queue, chain.head, writeChain(chain.writable, reply));
+    });
+  }
+
+  private event(queue: SplitQueue, chain: DescriptorChain): void {
+    this.counters.events++;
+    if (chain.readableLength < IRQ_REQUEST_SIZE || chain.writableLength < IRQ_RESPONSE_SIZE) {
+      this.counters.badChains++;
+      this.log(`virtio-gpio: eventq chain ${chain.head} has ${chain.readableLength} readable and ${chain.writableLength} writable bytes, needs ${IRQ_REQUEST_SIZE} and ${IRQ_RESPONSE_SIZE}`);
+      this.complete(EVENT_QUEUE, queue, chain.head, writeChain(chain.writable, Buffer.from([IrqStatus.INVALID])));
+      return;
+    }
+    const gpio = readChain(chain.readable, IRQ_REQUEST_SIZE).readUInt16LE(0);
+    this.device.postIrqBuffer(gpio, (status) => {
+      if (this.queues[EVENT_QUEUE] !== queue) return;
+      this.complete(EVENT_QUEUE, queue, chain.head, writeChain(chain.writable, Buffer.from([status])));
+    });
+  }
+
+  private complete(index: number, queue: SplitQueue, head: number, written: number): void {
+    queue.push(head, written);
+    // One notification for everything completed in this turn of the event loop.
+    if (this.notifyPending[index]) return;
+    this.notifyPending[index] = true;
+    queueMicrotask(() => {
+      this.notifyPending[index] = false;
+      if (this.queues[index] === queue && queue.needsNotification()) this.notify(index);
+    });
+  }
+}

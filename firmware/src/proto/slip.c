@@ -1,0 +1,93 @@
+/* SLIP decoder/encoder, see slip.h. PROTOCOL.md §1 and the receiver rules of §1.3. */
+#include "proto/slip.h"
+
+#include "proto/crc32c.h"
+
+void slip_dec_init(slip_dec_t *d)
+{
+    d->crc = CRC32C_INIT;
+    d->len = 0;
+    d->frame_len = 0;
+    d->esc = 0;
+    d->bad = 0;
+}
+
+slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t *used)
+{
+    /* Local copies keep the loop in registers. */
+    uint32_t crc = d->crc;
+    unsigned len = d->len;
+    unsigned esc = d->esc;
+    unsigned bad = d->bad;
+    const uint32_t *t = crc32c_table;
+    size_t i = 0;
+    slip_result_t res = SLIP_NEED_MORE;
+
+    while (i < n) {
+        unsigned b = src[i++];
+        if (b == SLIP_END) {
+            if (esc)
+                bad = 1;                        /* ESC END: invalid escape */
+            if (bad) {
+                res = SLIP_FRAMING_ERROR;
+            } else if (len == 0) {
+                esc = 0;
+                continue;                       /* empty frame: ignore */
+            } else if (len < VG_MIN_FRAME) {
+                res = SLIP_FRAMING_ERROR;
+            } else {
+                res = crc == CRC32C_RESIDUE ? SLIP_FRAME : SLIP_CRC_ERROR;
+            }
+            d->frame_len = (uint16_t)len;
+            crc = CRC32C_INIT;
+            len = 0;
+            esc = 0;
+            bad = 0;
+            break;
+        }
+        if (esc) {
+            esc = 0;
+            if (b == SLIP_ESC_END)
+                b = SLIP_END;
+            else if (b == SLIP_ESC_ESC)
+                b = SLIP_ESC;
+            else
+                bad = 1;                        /* ESC followed by anything else */
+        } else if (b == SLIP_ESC) {
+            esc = 1;
+            continue;
+        }
+        if (bad)
+            continue;                           /* discard up to the next END */
+        if (len >= VG_MAX_FRAME) {
+            bad = 1;                            /* more than 264 unescaped bytes */
+            continue;
+        }
+        d->buf[len++] = (uint8_t)b;
+        crc = t[(crc ^ b) & 0xffu] ^ (crc >> 8);
+    }
+    d->crc = crc;
+    d->len = (uint16_t)len;
+    d->esc = (uint8_t)esc;
+    d->bad = (uint8_t)bad;
+    *used = i;
+    return res;
+}
+
+size_t slip_escape(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uint8_t *p = dst;
+    while (n--) {
+        uint8_t b = *src++;
+        if (b == SLIP_END) {
+            *p++ = SLIP_ESC;
+            *p++ = SLIP_ESC_END;
+        } else if (b == SLIP_ESC) {
+            *p++ = SLIP_ESC;
+            *p++ = SLIP_ESC_ESC;
+        } else {
+            *p++ = b;
+        }
+    }
+    return (size_t)(p - dst);
+}

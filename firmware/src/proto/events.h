@@ -1,0 +1,62 @@
+/*
+ * The edge event ring (PROTOCOL.md §4.2, §4.3): single producer (the GPIO and TIMER ISRs, which run at
+ * the same NVIC priority and so never preempt each other), single consumer (the main loop).
+ *
+ * Records are 16 bytes: 64-bit time, line, kind, line_seq. When the ring is full new records are
+ * dropped and counted in an open overflow accumulator (lost, lines, first and last time). The next push
+ * that finds room for the OVERFLOW marker (two slots) plus its record first closes the accumulator
+ * into a marker, so the OVERFLOW is sent before every later record; if no later edge comes, the
+ * consumer closes the accumulator itself once it has drained the ring. Timestamps pushed are made
+ * non-decreasing (a debounced edge is pushed late with its earlier start time; it is clamped to the
+ * last time pushed so `base_us + delta_us` never goes backwards).
+ */
+#ifndef VGPIO_PROTO_EVENTS_H
+#define VGPIO_PROTO_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/vg_config.h"
+
+typedef struct {
+    uint64_t time;
+    uint8_t line;
+    uint8_t kind;               /* VG_KIND_RISING / VG_KIND_FALLING, or EV_MARK_* */
+    uint16_t seq;
+    uint32_t aux;               /* markers: lost count / lines mask */
+} ev_rec_t;
+
+#define EV_MARK_A   0x80u       /* OVERFLOW marker, first slot: time = first_us, aux = lost */
+#define EV_MARK_B   0x81u       /* second slot: time = last_us, aux = lines */
+
+typedef struct {
+    ev_rec_t rec[VG_EVENT_CAPACITY];
+    volatile uint32_t head;     /* free-running, written by the producer */
+    volatile uint32_t tail;     /* free-running, written by the consumer */
+    uint64_t last_time;         /* producer: time of the last record pushed or dropped */
+    uint32_t ovf_lost;          /* open overflow accumulator (producer; consumer with IRQs masked) */
+    uint32_t ovf_lines;
+    uint64_t ovf_first;
+    uint64_t ovf_last;
+} evring_t;
+
+extern evring_t g_ev;
+
+void ev_init(void);
+
+/* Producer (interrupt context, or thread context with interrupts masked). */
+void ev_push(unsigned line, unsigned kind, unsigned seq, uint64_t t);
+
+/* Consumer: anything to send (records, a marker, or an open overflow with an empty ring)? */
+bool ev_pending(void);
+
+/* Consumer: build the payload of the next EDGES or OVERFLOW frame into payload (>= 256 bytes), set
+ * *type, and account sent records / lost counts into *sent / *lost. Returns the payload length, 0 if
+ * nothing is pending. */
+size_t ev_build(uint8_t *payload, uint8_t *type, uint32_t *sent, uint32_t *lost);
+
+/* Discard everything queued and the open overflow (RESET). Call with interrupts masked. */
+void ev_discard(void);
+
+#endif

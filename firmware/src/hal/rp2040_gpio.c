@@ -1,0 +1,197 @@
+/*
+ * RP2040 implementation of hal.h: SIO for levels and output enables, PADS_BANK0 for pulls and input
+ * buffers, IO_BANK0 for function select and proc0 GPIO interrupts, TIMER alarm 0 for deadlines.
+ * RP2040 datasheet: §2.3.1 SIO, §2.19 GPIO (§2.19.3 interrupts, §2.19.4 pads), §4.6 TIMER.
+ *
+ * IRQs used: IO_IRQ_BANK0 (13) -> io_bank0_irq_handler, TIMER_IRQ_0 (0) -> timer_irq_0_handler, both at
+ * NVIC priority HAL_IRQ_PRIORITY so they never preempt each other (the core relies on that); USB runs
+ * below them (platform: priority 2).
+ *
+ * Emulator notes (shared/notes/rp2040js.md §7, §8): the pad reset value there is 0x36 (IE clear), so every
+ * pad is written explicitly; a pad write latches a spurious edge, so INTR is cleared after pad setup
+ * and before INTE is set (hal_line_irq with discard_edges); alarms may fire up to 1 us early, so the
+ * alarm ISR waits out the last microseconds before calling the core.
+ */
+#include "hal/hal.h"
+
+#include "hw/addressmap.h"
+#include "hw/intctrl.h"
+#include "hw/io_bank0.h"
+#include "hw/pads_bank0.h"
+#include "hw/sio.h"
+#include "hw/timer.h"
+#include "platform/irq_handlers.h"
+#include "platform/platform.h"
+#include "proto/vg_config.h"
+
+#define HAL_IRQ_PRIORITY    0u
+#define HAL_ALARM           0u                      /* TIMER alarm 0 -> TIMER_IRQ_0 */
+#define HAL_ALARM_BIT       (1u << HAL_ALARM)
+/* An alarm that fires this many microseconds early is waited out in the ISR instead of re-armed. */
+#define HAL_ALARM_EARLY_US  2u
+/* Alarms compare the low 32 bits only (§4.6.4): never arm further ahead than half the wrap. */
+#define HAL_ALARM_MAX_AHEAD 0x7fffffffu
+
+/* Shadow of PROC0_INTE0..3 (only this file writes them) and which of them are non-zero. */
+static uint32_t inte[IO_BANK0_NUM_INT_REGS];
+static uint32_t inte_regs;
+
+static bool alarm_armed;
+static uint64_t alarm_target;
+
+void hal_init(uint32_t lines)
+{
+    for (unsigned n = 0; n < IO_BANK0_NUM_GPIOS; n++) {
+        uint32_t b = 1u << n;
+        if (!(lines & b))
+            continue;
+        MMIO32(SIO_GPIO_OE_CLR) = b;
+        MMIO32(SIO_GPIO_OUT_CLR) = b;
+        MMIO32(PADS_BANK0_GPIO(n)) = PADS_BANK0_GPIO_RESET;
+        MMIO32(IO_BANK0_GPIO_CTRL(n)) = IO_BANK0_FUNCSEL_SIO << IO_BANK0_GPIO_CTRL_FUNCSEL_LSB;
+    }
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        inte[r] = 0;
+        MMIO32(IO_BANK0_PROC0_INTE(r)) = 0;
+        MMIO32(IO_BANK0_INTR(r)) = IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
+    }
+    inte_regs = 0;
+
+    alarm_armed = false;
+    MMIO32(TIMER_ARMED) = HAL_ALARM_BIT;            /* write 1 to disarm */
+    MMIO32_CLR(TIMER_INTF) = HAL_ALARM_BIT;
+    MMIO32(TIMER_INTR) = HAL_ALARM_BIT;
+    MMIO32_SET(TIMER_INTE) = HAL_ALARM_BIT;
+
+    platform_irq_enable(IO_IRQ_BANK0, HAL_IRQ_PRIORITY);
+    platform_irq_enable(TIMER_IRQ_0 + HAL_ALARM, HAL_IRQ_PRIORITY);
+}
+
+uint64_t hal_time_us(void)
+{
+    /* Raw registers, high word re-read until stable: no latch, safe from any context (§4.6.2). */
+    uint32_t hi = MMIO32(TIMER_TIMERAWH), lo, hi_before;
+    do {
+        hi_before = hi;
+        lo = MMIO32(TIMER_TIMERAWL);
+        hi = MMIO32(TIMER_TIMERAWH);
+    } while (hi != hi_before);
+    return ((uint64_t)hi << 32) | lo;
+}
+
+uint32_t hal_gpio_in(void) { return MMIO32(SIO_GPIO_IN); }
+uint32_t hal_gpio_out(void) { return MMIO32(SIO_GPIO_OUT); }
+uint32_t hal_gpio_oe(void) { return MMIO32(SIO_GPIO_OE); }
+void hal_out_set(uint32_t mask) { MMIO32(SIO_GPIO_OUT_SET) = mask; }
+void hal_out_clr(uint32_t mask) { MMIO32(SIO_GPIO_OUT_CLR) = mask; }
+void hal_oe_set(uint32_t mask) { MMIO32(SIO_GPIO_OE_SET) = mask; }
+void hal_oe_clr(uint32_t mask) { MMIO32(SIO_GPIO_OE_CLR) = mask; }
+
+void hal_out_oe_xor(uint32_t out_xor, uint32_t oe_xor)
+{
+    /* Two SIO stores back to back: the base is computed once, so the compiler emits str; str. */
+    volatile uint32_t *sio = (volatile uint32_t *)SIO_BASE;
+    sio[(SIO_GPIO_OUT_XOR - SIO_BASE) / 4u] = out_xor;
+    sio[(SIO_GPIO_OE_XOR - SIO_BASE) / 4u] = oe_xor;
+}
+
+void hal_pad_config(unsigned line, unsigned pulls, bool input_enable, bool schmitt, bool output_disable)
+{
+    uint32_t v = PADS_BANK0_GPIO_DRIVE_4MA;
+    if (pulls & HAL_PULL_UP) v |= PADS_BANK0_GPIO_PUE;
+    if (pulls & HAL_PULL_DOWN) v |= PADS_BANK0_GPIO_PDE;
+    if (input_enable) v |= PADS_BANK0_GPIO_IE;
+    if (schmitt) v |= PADS_BANK0_GPIO_SCHMITT;
+    if (output_disable) v |= PADS_BANK0_GPIO_OD;
+    MMIO32(PADS_BANK0_GPIO(line)) = v;
+}
+
+void hal_line_irq(unsigned line, unsigned enables, bool discard_edges)
+{
+    unsigned r = IO_BANK0_INT_REG(line);
+    unsigned sh = IO_BANK0_INT_SHIFT(line);
+    uint32_t s = hal_irq_save();
+    if (discard_edges)
+        MMIO32(IO_BANK0_INTR(r)) = IO_BANK0_INT_EDGES << sh;      /* W1C the latched edges */
+    inte[r] = (inte[r] & ~(0xfu << sh)) | ((uint32_t)(enables & 0xfu) << sh);
+    MMIO32(IO_BANK0_PROC0_INTE(r)) = inte[r];
+    if (inte[r])
+        inte_regs |= 1u << r;
+    else
+        inte_regs &= ~(1u << r);
+    hal_irq_restore(s);
+}
+
+/* IO_IRQ_BANK0: one timestamp and one GPIO_IN read per service; the latched edge bits of every register
+ * with enabled lines are read from INTS and cleared (W1C) right away, then handed to the core, which
+ * turns them into records (both a rise and a fall latched in one service are both reported). */
+VG_TIME_CRITICAL void io_bank0_irq_handler(void)
+{
+    uint64_t now = hal_time_us();
+    uint32_t ints[IO_BANK0_NUM_INT_REGS];
+    uint32_t regs = inte_regs;
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        uint32_t v = 0;
+        if (regs & (1u << r)) {
+            v = MMIO32(IO_BANK0_PROC0_INTS(r));
+            if (v & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES))
+                MMIO32(IO_BANK0_INTR(r)) = v & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
+        }
+        ints[r] = v;
+    }
+    uint32_t in = MMIO32(SIO_GPIO_IN);
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        if (ints[r])
+            vg_gpio_service(r, ints[r], in, now);
+    }
+}
+
+void hal_alarm_arm(uint64_t deadline_us)
+{
+    uint32_t s = hal_irq_save();
+    uint64_t now = hal_time_us();
+    alarm_target = deadline_us;
+    alarm_armed = true;
+    if (deadline_us <= now + 1u) {
+        MMIO32_SET(TIMER_INTF) = HAL_ALARM_BIT;     /* already due: take the IRQ now */
+    } else {
+        uint64_t ahead = deadline_us - now;
+        if (ahead > HAL_ALARM_MAX_AHEAD)
+            ahead = HAL_ALARM_MAX_AHEAD;            /* the ISR re-arms for the rest */
+        MMIO32(TIMER_ALARM(HAL_ALARM)) = (uint32_t)(now + ahead);
+        /* Passed while we were writing it? Then the compare may have been missed. */
+        if (deadline_us <= hal_time_us())
+            MMIO32_SET(TIMER_INTF) = HAL_ALARM_BIT;
+    }
+    hal_irq_restore(s);
+}
+
+void hal_alarm_cancel(void)
+{
+    uint32_t s = hal_irq_save();
+    alarm_armed = false;
+    MMIO32(TIMER_ARMED) = HAL_ALARM_BIT;
+    MMIO32_CLR(TIMER_INTF) = HAL_ALARM_BIT;
+    MMIO32(TIMER_INTR) = HAL_ALARM_BIT;
+    hal_irq_restore(s);
+}
+
+VG_TIME_CRITICAL void timer_irq_0_handler(void)
+{
+    MMIO32_CLR(TIMER_INTF) = HAL_ALARM_BIT;
+    MMIO32(TIMER_INTR) = HAL_ALARM_BIT;
+    MMIO32(TIMER_ARMED) = HAL_ALARM_BIT;            /* a forced IRQ leaves the compare armed */
+    if (!alarm_armed)
+        return;
+    uint64_t now = hal_time_us();
+    if (now < alarm_target) {
+        if (alarm_target - now > HAL_ALARM_EARLY_US) {
+            hal_alarm_arm(alarm_target);            /* far early (clamped arm): go again */
+            return;
+        }
+        while (now < alarm_target)                  /* rp2040js fires up to 1 us early */
+            now = hal_time_us();
+    }
+    alarm_armed = false;
+    vg_alarm_service(now);
+}

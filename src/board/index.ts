@@ -4,3 +4,4 @@ export { openBoard, type OpenBoardOptions } from './open.js';
 export * from './profile.js';
 export * from './jig.js';
 export { HW_DIR, HwFileError } from './hw-files.js';
+export * from './discovery.js';

@@ -732,7 +732,13 @@ static size_t dispatch(const uint8_t *f, size_t flen, uint8_t *out)
         [VG_T_REBOOT_TO_BOOTLOADER] = VG_LEN_REBOOT, [VG_T_GET_LINE_CONFIG] = VG_LEN_GET_LINE_CONFIG,
         [VG_T_LEVEL_REARM] = VG_LEN_LEVEL_REARM,
     };
-    if (type == 0 || type > VG_T_LEVEL_REARM) {
+    if (type < VG_T_FIRST_REQUEST || type > VG_T_LAST_REQUEST) {
+        /* Not a request (an event or reply type, or 0): nothing waits for an answer, and a reply type
+         * 0x7F | 0x80 would read as VERSION_MISMATCH (PROTOCOL.md §1.3). */
+        stats.rx_unknown_type++;
+        return 0;
+    }
+    if (type > VG_T_LEVEL_REARM) {
         stats.rx_unknown_type++;
         n = err(VG_UNSUPPORTED, VG_DETAIL_NONE);
     } else if (req_len[type] != 0xff && len != req_len[type]) {

@@ -35,6 +35,8 @@
 #define VG_T_GET_LINE_CONFIG    0x0cu
 #define VG_T_LEVEL_REARM        0x0du
 #define VG_T_REPLY_FLAG         0x80u
+#define VG_T_FIRST_REQUEST      0x01u   /* request types are 0x01..0x3F (PROTOCOL.md §3) */
+#define VG_T_LAST_REQUEST       0x3fu
 #define VG_T_EDGES              0x40u
 #define VG_T_OVERFLOW           0x41u
 #define VG_T_LEVEL              0x42u

@@ -122,9 +122,12 @@ static void test_unknown_types_and_counters(void)
 {
     dev_boot(1000);
     frame_t r;
-    CHECK(dev_req(0x00, 5, NULL, 0, &r));
-    CHECK_EQ(r.type, 0x80);
-    ERR(r, VG_UNSUPPORTED, 0xff);
+    /* Types outside the request range get no reply at all; each is counted. */
+    CHECK(!dev_req(0x00, 5, NULL, 0, &r));
+    CHECK(!dev_req(0x40, 5, NULL, 0, &r));
+    CHECK(!dev_req(0x7f, 5, NULL, 0, &r));
+    CHECK(!dev_req(0xff, 5, NULL, 0, &r));
+    CHECK_EQ(vg_stats()->rx_unknown_type, 4);
     CHECK(dev_req(0x0e, 6, NULL, 0, &r));
     CHECK_EQ(r.type, 0x8e);
     ERR(r, VG_UNSUPPORTED, 0xff);
@@ -153,12 +156,12 @@ static void test_unknown_types_and_counters(void)
     CHECK(dev_req(VG_T_GET_STATS, 10, NULL, 0, &r));
     CHECK_EQ(st(&r), VG_OK);
     CHECK_EQ(r.len, 37);
-    CHECK_EQ(rd32(r.p + 1), 4);             /* rx_frames: 3 unknown + GET_STATS */
+    CHECK_EQ(rd32(r.p + 1), 7);             /* rx_frames: 4 non-request + 2 unknown + GET_STATS */
     CHECK_EQ(rd32(r.p + 5), 1);             /* crc */
     CHECK_EQ(rd32(r.p + 9), 3);             /* framing */
     CHECK_EQ(rd32(r.p + 13), 0);            /* bad version */
-    CHECK_EQ(rd32(r.p + 17), 3);            /* unknown type */
-    CHECK_EQ(rd32(r.p + 21), 3);            /* tx_frames before this reply */
+    CHECK_EQ(rd32(r.p + 17), 6);            /* unknown type: 4 non-request + 0x0E + 0x3F */
+    CHECK_EQ(rd32(r.p + 21), 2);            /* tx_frames before this reply: the two UNSUPPORTED */
     vg_note_tx_stall();
     CHECK(dev_req(VG_T_GET_STATS, 11, NULL, 0, &r));
     CHECK_EQ(rd32(r.p + 33), 1);
@@ -843,7 +846,7 @@ static void test_fuzz_garbage_and_random_requests(void)
     for (int i = 0; i < 20000; i++) {
         uint8_t p[VG_MAX_PAYLOAD];
         x = x * 1103515245u + 12345u;
-        unsigned type = (x >> 16) % 20;
+        unsigned type = 1u + (x >> 16) % 19;  /* request range only: other types get no reply */
         x = x * 1103515245u + 12345u;
         size_t len = (x >> 16) % 24;
         if (type == VG_T_RESET || type == VG_T_REBOOT_TO_BOOTLOADER)

@@ -92,13 +92,17 @@ static void cdc_out_done(void)
     /* len == 0: a ZLP (end of a transfer that was a multiple of 64): nothing to copy. */
     const volatile uint32_t *src = (const volatile uint32_t *)(USBCTRL_DPRAM_BASE + CDC_OUT_BUF_OFFSET);
     uint32_t head = rx_head;
-    uint32_t i = 0;
-    while (i < len) {
-        uint32_t w = *src++;
-        for (uint32_t k = 0; k < 4u && i < len; k++, i++) {
-            rx_ring[(head + i) & (CDC_RX_RING_SIZE - 1u)] = (uint8_t)w;
-            w >>= 8;
-        }
+    uint32_t pos = head & (CDC_RX_RING_SIZE - 1u);
+    if ((pos & 3u) == 0 && pos + len <= CDC_RX_RING_SIZE) {
+        /* Common case (full packets keep the head word aligned): word copy, no wrap. Copies up to 3
+         * bytes past len, which stay outside the published range. */
+        uint32_t *dst = (uint32_t *)(void *)&rx_ring[pos];
+        for (uint32_t i = 0; i < len; i += 4u)
+            *dst++ = *src++;
+    } else {
+        const volatile uint8_t *src8 = (const volatile uint8_t *)src;
+        for (uint32_t i = 0; i < len; i++)
+            rx_ring[(pos + i) & (CDC_RX_RING_SIZE - 1u)] = src8[i];
     }
     COMPILER_BARRIER();
     rx_head = head + len;
@@ -115,11 +119,16 @@ static void cdc_in_kick(void)
         return;
     uint32_t n = avail > CDC_DATA_MPS ? CDC_DATA_MPS : avail;
     volatile uint32_t *dst = (volatile uint32_t *)(USBCTRL_DPRAM_BASE + CDC_IN_BUF_OFFSET);
-    for (uint32_t i = 0; i < n; i += 4u) {
-        uint32_t w = 0;
-        for (uint32_t k = 0; k < 4u; k++)
-            w |= (uint32_t)tx_ring[(tail + i + k) & (CDC_TX_RING_SIZE - 1u)] << (8u * k);
-        *dst++ = w;   /* bytes past n are don't-care: LEN bounds the packet */
+    uint32_t pos = tail & (CDC_TX_RING_SIZE - 1u);
+    if ((pos & 3u) == 0 && pos + n <= CDC_TX_RING_SIZE) {
+        /* Word copy; up to 3 bytes past n are don't-care, LEN bounds the packet. */
+        const uint32_t *src = (const uint32_t *)(const void *)&tx_ring[pos];
+        for (uint32_t i = 0; i < n; i += 4u)
+            *dst++ = *src++;
+    } else {
+        volatile uint8_t *dst8 = (volatile uint8_t *)dst;
+        for (uint32_t i = 0; i < n; i++)
+            dst8[i] = tx_ring[(pos + i) & (CDC_TX_RING_SIZE - 1u)];
     }
     tx_tail = tail + n;
     /* A transfer ends with a short packet; if this one is full and nothing follows, the next kick

@@ -1,0 +1,4 @@
+export * from './loader.js';
+export * from './runloop.js';
+export * from './usb-host.js';
+export * from './emulated-mcu.js';

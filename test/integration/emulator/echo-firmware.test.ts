@@ -5,15 +5,39 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedRp2040 } from '../../../src/emulator/emulated-mcu.js';
+import { ImageFormatError, uf2ToFlat } from '../../../src/emulator/loader.js';
 import { WatchdogResetError } from '../../../src/emulator/runloop.js';
 import { LINE_CODING_115200_8N1 } from '../../../src/emulator/usb-host.js';
 import { buildFirmwareImage } from './firmware-build.js';
 
 let image: Uint8Array;
+let uf2: Uint8Array;
 
 beforeAll(() => {
   image = new Uint8Array(readFileSync(buildFirmwareImage('build/echo.bin')));
+  uf2 = new Uint8Array(readFileSync(buildFirmwareImage('build/echo.uf2')));
 }, 120_000);
+
+describe('image loader', () => {
+  it('loads the UF2 to the same flash contents as the BIN and boots it', () => {
+    const flat = uf2ToFlat(uf2);
+    // fwtool pads the last 256-byte payload with zeros.
+    expect(flat.length).toBe(Math.ceil(image.length / 256) * 256);
+    expect(Buffer.from(flat.subarray(0, image.length)).equals(Buffer.from(image))).toBe(true);
+    expect(flat.subarray(image.length).every((b) => b === 0)).toBe(true);
+    const emu = EmulatedRp2040.fromImage(uf2);
+    expect(emu.start().product).toBe('vgpio');
+  });
+
+  it('rejects a UF2 for another family and a corrupted block', () => {
+    const other = Uint8Array.from(uf2);
+    new DataView(other.buffer).setUint32(28, 0x12345678, true);
+    expect(() => uf2ToFlat(other)).toThrow(ImageFormatError);
+    const broken = Uint8Array.from(uf2);
+    broken[511] = 0;
+    expect(() => uf2ToFlat(broken)).toThrow(/end magic/);
+  });
+});
 
 function boot(): EmulatedRp2040 {
   const emu = EmulatedRp2040.fromImage(image);

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EmulatedRp2040 } from '../../../src/emulator/emulated-mcu.js';
-import { ImageFormatError, uf2ToFlat } from '../../../src/emulator/loader.js';
-import { WatchdogResetError } from '../../../src/emulator/runloop.js';
-import { LINE_CODING_115200_8N1 } from '../../../src/emulator/usb-host.js';
+import { EmulatedRp2040 } from '../../src/emulator/emulated-mcu.js';
+import { ImageFormatError, uf2ToFlat } from '../../src/emulator/loader.js';
+import { WatchdogResetError } from '../../src/emulator/runloop.js';
+import { LINE_CODING_115200_8N1 } from '../../src/emulator/usb-host.js';
 import { buildFirmwareImage } from './firmware-build.js';
 
 let image: Uint8Array;

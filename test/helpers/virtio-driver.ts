@@ -133,6 +133,16 @@ export class DriverQueue {
     this.ram.view.setUint16(this.availGpa - this.ram.gpaBase + 4 + 2 * this.size, index, true);
   }
 
+  /** virtqueue_enable_cb with EVENT_IDX: ask for a call when the device passes what we have seen. */
+  enableCallbacks(): void {
+    this.setUsedEvent(this.lastUsed);
+  }
+
+  /** Whether the device has used buffers we have not collected. */
+  hasCompletions(): boolean {
+    return this.ram.view.getUint16(this.usedGpa - this.ram.gpaBase + 2, true) !== this.lastUsed;
+  }
+
   availEvent(): number {
     return this.ram.view.getUint16(this.usedGpa - this.ram.gpaBase + 4 + 8 * this.size, true);
   }

@@ -56,6 +56,12 @@ export class RunLoop {
   cycles = 0;
   /** Simulated nanoseconds spent asleep in WFI/WFE. */
   sleptNanos = 0;
+  /**
+   * Optional cycle attribution: when set, every instruction's cycles are also added at index IPSR
+   * (0 = thread mode, 15 = SysTick, 16 + n = IRQ n). The counters above are live, so a hook that runs
+   * inside an instruction (a peripheral store) can read `cycles` to mark a point in the firmware.
+   */
+  cyclesByException: Float64Array | null = null;
   private pendingError: Error | null = null;
   private readonly clock: SimClock;
 
@@ -102,36 +108,33 @@ export class RunLoop {
   private run(untilNanos: number, predicate: (() => boolean) | null): boolean {
     const { mcu, clock } = this;
     const core = mcu.core;
-    let instructions = 0;
-    let cycles = 0;
-    try {
-      for (;;) {
-        if (this.pendingError) {
-          const err = this.pendingError;
-          this.pendingError = null;
-          throw err;
-        }
-        if (predicate?.()) return true;
-        if (clock.nanos >= untilNanos) return false;
-        if (core.waiting) {
-          if (core.pendingInterrupts & core.enabledInterrupts || core.pendingSystick || core.pendingPendSV) {
-            core.waiting = false; // WFI fix: silicon wakes on any pending enabled interrupt
-            continue;
-          }
-          const next = clock.nextAlarm ? clock.nextAlarm.nanos : untilNanos;
-          const delta = Math.max(0, Math.min(next, untilNanos) - clock.nanos);
-          this.sleptNanos += delta;
-          clock.tick(delta);
-        } else {
-          const c = core.executeInstruction();
-          instructions++;
-          cycles += c;
-          clock.tick((c * 1e9) / mcu.clkSys);
-        }
+    const attribution = this.cyclesByException;
+    for (;;) {
+      if (this.pendingError) {
+        const err = this.pendingError;
+        this.pendingError = null;
+        throw err;
       }
-    } finally {
-      this.instructions += instructions;
-      this.cycles += cycles;
+      if (predicate?.()) return true;
+      if (clock.nanos >= untilNanos) return false;
+      if (core.waiting) {
+        if (core.pendingInterrupts & core.enabledInterrupts || core.pendingSystick || core.pendingPendSV) {
+          core.waiting = false; // WFI fix: silicon wakes on any pending enabled interrupt
+          continue;
+        }
+        const next = clock.nextAlarm ? clock.nextAlarm.nanos : untilNanos;
+        const delta = Math.max(0, Math.min(next, untilNanos) - clock.nanos);
+        this.sleptNanos += delta;
+        clock.tick(delta);
+      } else {
+        const c = core.executeInstruction();
+        this.instructions++;
+        this.cycles += c;
+        // IPSR after the instruction: exception entry happens at its start, so an ISR's first
+        // instruction counts for the ISR (its exception-return instruction counts for the caller).
+        if (attribution) attribution[core.IPSR]! += c;
+        clock.tick((c * 1e9) / mcu.clkSys);
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 /** The `vgpio` command tree. Each subcommand lives in its own module and is added here. */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { serveCommand } from './serve.js';
 
 export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -9,5 +10,6 @@ export function buildProgram(): Command {
     .description(pkg.description)
     .version(pkg.version, '-V, --version', 'print the vgpio version')
     .showHelpAfterError('(run `vgpio --help` for usage)')
-    .addHelpText('after', '\nProtocol: hw/PROTOCOL.md. Documentation: README.md.');
+    .addHelpText('after', '\nProtocol: hw/PROTOCOL.md. Documentation: README.md.')
+    .addCommand(serveCommand());
 }

@@ -115,6 +115,16 @@ describe('vhost-user backend', () => {
     expect(cfg(0, 2).subarray(12)).toEqual(whole.subarray(12, 14));
     expect(cfg(4, 4).subarray(12)).toEqual(whole.subarray(16, 20));
     expect(cfg(6, 4).length).toBe(0); // outside the config space: an empty payload is QEMU's error
+    // Every slice a driver may read (bytewise on old kernels, 16/32-bit on newer ones) is served.
+    for (let offset = 0; offset < 8; offset++) {
+      for (let size = 1; offset + size <= 8; size++) {
+        const slice = cfg(offset, size);
+        expect(slice.readUInt32LE(0)).toBe(offset);
+        expect(slice.readUInt32LE(4)).toBe(size);
+        expect(slice.subarray(12)).toEqual(whole.subarray(12 + offset, 12 + offset + size));
+      }
+    }
+    expect(cfg(0, 0).length).toBe(0);
     const { queues, calls, kicks } = startRings(t);
     const [rq] = queues;
     rq!.add([{ data: req(Msg.GET_LINE_NAMES, 0) }, { writable: 1 + t.gpio.names.length }]);

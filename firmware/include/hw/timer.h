@@ -18,4 +18,18 @@
 #define TIMER_INTF            (TIMER_BASE + 0x3cu)
 #define TIMER_INTS            (TIMER_BASE + 0x40u)
 
+/* The 64-bit microsecond count from the raw registers. They have no latch, so any number of contexts may
+ * read them concurrently (the TIMELR/TIMEHR pair latches and breaks if an IRQ reads between its two
+ * halves); the high word is re-read until it is stable across the low read (§4.6.2). */
+static inline uint64_t timer_read_us(void)
+{
+    uint32_t hi = MMIO32(TIMER_TIMERAWH), lo, hi_before;
+    do {
+        hi_before = hi;
+        lo = MMIO32(TIMER_TIMERAWL);
+        hi = MMIO32(TIMER_TIMERAWH);
+    } while (hi != hi_before);
+    return ((uint64_t)hi << 32) | lo;
+}
+
 #endif

@@ -68,16 +68,9 @@ void hal_alarm_cancel(void);
 
 /* Critical sections (PRIMASK on the RP2040), nestable. */
 #if defined(__arm__) && !defined(VG_HAL_FAKE)
-static inline uint32_t hal_irq_save(void)
-{
-    uint32_t primask;
-    __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
-    return primask;
-}
-static inline void hal_irq_restore(uint32_t primask)
-{
-    __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
-}
+#include "platform/platform.h"
+static inline uint32_t hal_irq_save(void) { return platform_irq_save(); }
+static inline void hal_irq_restore(uint32_t primask) { platform_irq_restore(primask); }
 #else
 uint32_t hal_irq_save(void);
 void hal_irq_restore(uint32_t state);

@@ -69,14 +69,7 @@ void hal_init(uint32_t lines)
 
 uint64_t hal_time_us(void)
 {
-    /* Raw registers, high word re-read until stable: no latch, safe from any context (§4.6.2). */
-    uint32_t hi = MMIO32(TIMER_TIMERAWH), lo, hi_before;
-    do {
-        hi_before = hi;
-        lo = MMIO32(TIMER_TIMERAWL);
-        hi = MMIO32(TIMER_TIMERAWH);
-    } while (hi != hi_before);
-    return ((uint64_t)hi << 32) | lo;
+    return timer_read_us();
 }
 
 uint32_t hal_gpio_in(void) { return MMIO32(SIO_GPIO_IN); }

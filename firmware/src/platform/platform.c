@@ -191,16 +191,7 @@ void platform_init(void)
 
 uint64_t platform_time_us(void)
 {
-    /* The raw registers have no latch, so any number of contexts may read them concurrently (the
-     * TIMELR/TIMEHR pair latches and breaks if an IRQ reads between the two halves). Re-read the high
-     * word until it is stable across the low read. */
-    uint32_t hi = MMIO32(TIMER_TIMERAWH), lo, hi_before;
-    do {
-        hi_before = hi;
-        lo = MMIO32(TIMER_TIMERAWL);
-        hi = MMIO32(TIMER_TIMERAWH);
-    } while (hi != hi_before);
-    return ((uint64_t)hi << 32) | lo;
+    return timer_read_us();
 }
 
 void platform_watchdog_feed(void)

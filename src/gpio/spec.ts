@@ -42,3 +42,12 @@ export const CONFIG_SIZE = 8;
 export const VALID_IRQ_TYPES: ReadonlySet<number> = new Set(Object.values(IrqType));
 export const isEdgeType = (type: number): boolean => (type & IrqType.EDGE_BOTH) !== 0;
 export const isLevelType = (type: number): boolean => type === IrqType.LEVEL_HIGH || type === IrqType.LEVEL_LOW;
+
+/** Encodes a struct virtio_gpio_request (what the driver puts in the readable buffer). */
+export function encodeGpioRequest(type: number, gpio: number, value = 0): Buffer {
+  const request = Buffer.alloc(REQUEST_SIZE);
+  request.writeUInt16LE(type, 0);
+  request.writeUInt16LE(gpio, 2);
+  request.writeUInt32LE(value, 4);
+  return request;
+}

@@ -9,7 +9,7 @@ import {
   sendWithFds, socketpair, watchFd, type FdWatcher,
 } from '../../src/native/index.js';
 import { FLAG_NEED_REPLY, FLAG_VERSION, HEADER_SIZE, Req } from '../../src/vhost/messages.js';
-import { EVENT_QUEUE, IrqType, Msg, REQUEST_QUEUE } from '../../src/gpio/spec.js';
+import { encodeGpioRequest, EVENT_QUEUE, IrqType, Msg, REQUEST_QUEUE } from '../../src/gpio/spec.js';
 import { DriverQueue, GuestRam } from './virtio-driver.js';
 
 export const GUEST_UVA = 0x7f12_3400_0000;
@@ -208,11 +208,7 @@ export class TestFrontend {
 
   /** One requestq message, the way the driver sends it; resolves with the response bytes and used length. */
   request(type: number, gpio: number, value = 0, responseSize = 2): Promise<{ len: number; output: Buffer }> {
-    const req = Buffer.alloc(8);
-    req.writeUInt16LE(type, 0);
-    req.writeUInt16LE(gpio, 2);
-    req.writeUInt32LE(value, 4);
-    const head = this.rq.add([{ data: req }, { writable: responseSize }]);
+    const head = this.rq.add([{ data: encodeGpioRequest(type, gpio, value) }, { writable: responseSize }]);
     const done = new Promise<{ len: number; output: Buffer }>((resolve) => {
       const early = this.requestDone.get(head);
       if (early) {

@@ -2,17 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { VirtioGpioDevice } from '../../../src/gpio/device.js';
 import { GpioVirtqueues } from '../../../src/gpio/queues.js';
 import { EVENT_QUEUE, IrqType, Msg, REQUEST_QUEUE, VirtioDirection } from '../../../src/gpio/spec.js';
+import { encodeGpioRequest } from '../../../src/gpio/spec.js';
 import { SplitQueue, DESC_F_NEXT } from '../../../src/virtio/queue.js';
 import { DriverQueue, GuestRam } from '../../helpers/virtio-driver.js';
 import { FakeBoard } from '../../helpers/fake-board.js';
 
-function req(type: number, gpio: number, value = 0): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(type, 0);
-  b.writeUInt16LE(gpio, 2);
-  b.writeUInt32LE(value, 4);
-  return b;
-}
+const req = encodeGpioRequest;
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
 function setup() {

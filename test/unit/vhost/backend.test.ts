@@ -4,6 +4,7 @@ import { encodeVringState, FLAG_NEED_REPLY, FLAG_VERSION, HEADER_SIZE, parseHead
 import { VirtioGpioDevice } from '../../../src/gpio/device.js';
 import { GpioVhostDevice } from '../../../src/gpio/vhost-device.js';
 import { IrqType, Msg, VirtioDirection } from '../../../src/gpio/spec.js';
+import { encodeGpioRequest } from '../../../src/gpio/spec.js';
 import { DriverQueue, GuestRam } from '../../helpers/virtio-driver.js';
 import { FakeBoard } from '../../helpers/fake-board.js';
 import { FakeOs } from '../../helpers/fake-os.js';
@@ -88,13 +89,7 @@ function startRings(t: ReturnType<typeof setup>) {
   return { queues, calls, kicks, guest };
 }
 
-function req(type: number, gpio: number, value = 0): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(type, 0);
-  b.writeUInt16LE(gpio, 2);
-  b.writeUInt32LE(value, 4);
-  return b;
-}
+const req = encodeGpioRequest;
 
 describe('vhost-user backend', () => {
   it('negotiates features, reads config slices, and serves requests end to end', async () => {

@@ -1,6 +1,6 @@
 export * from './types.js';
 export { LinkBoard, BoardUsageError, boardInfoFromHello, BOARD_NAMES } from './link-board.js';
-export { openBoard, type OpenBoardOptions } from './open.js';
+export { openBoard, openEmulatedBoard, emulatorOf, type OpenBoardOptions, type EmulatedBoard } from './open.js';
 export * from './profile.js';
 export * from './jig.js';
 export { HW_DIR, HwFileError } from './hw-files.js';

@@ -1,15 +1,41 @@
 /**
- * Opening a board: over a serial port (a real RP2040 on USB, or a pty) or over any Duplex stream.
- * The emulated board (src/emulator) plugs in here too once it exists.
+ * Opening a board: over a serial port (a real RP2040 on USB, or a pty), over any Duplex stream, or the
+ * emulated board (firmware/dist running in rp2040js in a worker thread, src/emulator).
  */
 import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { Link, type LinkOptions } from '../link/link.js';
 import { LinkBoard } from './link-board.js';
+import type { Jig } from './jig.js';
+import { Emulator, type EmulatedPins, type EmulatorOptions } from '../emulator/board.js';
 
 export type OpenBoardOptions =
   | { path: string; baudRate?: number; link?: LinkOptions }
-  | { stream: Duplex; link?: LinkOptions };
+  | { stream: Duplex; link?: LinkOptions }
+  | {
+      emulator: true;
+      /** Jig applied to the emulated pins: a name from hw/jigs ('loopback'), a file path, or a parsed Jig. */
+      jig?: string | Jig;
+      /** Firmware image (BIN or UF2); default firmware/dist/vgpio.bin, the bytes a real board gets. */
+      image?: string;
+      link?: LinkOptions;
+    };
+
+/** The emulated board: the Board itself plus what only an emulator has (pins seen from outside, time). */
+export interface EmulatedBoard {
+  board: LinkBoard;
+  pins: EmulatedPins;
+  emulator: Emulator;
+  /** Closes the board and waits for the emulator worker to exit. */
+  close(): Promise<void>;
+}
+
+const emulators = new WeakMap<LinkBoard, Emulator>();
+
+/** The emulator behind a board opened with `{ emulator: true }`, if it is one. */
+export function emulatorOf(board: LinkBoard): Emulator | undefined {
+  return emulators.get(board);
+}
 
 /** Opens the serial port at `path` and says HELLO. The baud rate is ignored by USB CDC devices. */
 async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
@@ -21,14 +47,41 @@ async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
 }
 
 export async function openBoard(options: OpenBoardOptions): Promise<LinkBoard> {
+  if ('emulator' in options) return (await openEmulatedBoard(options)).board;
   const stream = 'stream' in options ? options.stream : await openSerial(options.path, options.baudRate ?? 115200);
-  const link = new Link(stream, options.link);
+  return connect(stream, options.link, 'path' in options ? ` on ${options.path}` : '');
+}
+
+async function connect(stream: Duplex, linkOptions: LinkOptions | undefined, where: string): Promise<LinkBoard> {
+  const link = new Link(stream, linkOptions);
   try {
     return await LinkBoard.connect(link);
   } catch (error) {
     link.close('open failed');
-    const where = 'path' in options ? ` on ${options.path}` : '';
     if (error instanceof Error) error.message = `opening the board${where} failed: ${error.message}`;
     throw error;
   }
+}
+
+/** Starts the emulated board and says HELLO; closing the board terminates the emulator. */
+export async function openEmulatedBoard(options: { jig?: string | Jig; image?: string; link?: LinkOptions } & EmulatorOptions = {}): Promise<EmulatedBoard> {
+  const { link, ...emulatorOptions } = options;
+  const emulator = await Emulator.start(emulatorOptions);
+  let board: LinkBoard;
+  try {
+    board = await connect(emulator.stream, link, ' (emulated)');
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+  emulators.set(board, emulator);
+  return {
+    board,
+    pins: emulator.pins,
+    emulator,
+    async close() {
+      await board.close();
+      await emulator.close();
+    },
+  };
 }

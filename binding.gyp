@@ -7,6 +7,7 @@
         "src/native/eventfd.c",
         "src/native/fdpass.c",
         "src/native/mapping.c",
+        "src/native/pty.c",
         "src/native/watch.c"
       ],
       "defines": ["NAPI_VERSION=8"],

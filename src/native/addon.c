@@ -331,5 +331,6 @@ NAPI_MODULE_INIT() {
   NAPI_CALL(env, vn_init_mapping(env, exports));
   NAPI_CALL(env, vn_init_eventfd(env, exports));
   NAPI_CALL(env, vn_init_watch(env, exports));
+  NAPI_CALL(env, vn_init_pty(env, exports));
   return exports;
 }

@@ -73,6 +73,7 @@ napi_status vn_init_mapping(napi_env env, napi_value exports);
 napi_status vn_init_eventfd(napi_env env, napi_value exports);
 napi_status vn_init_fdutil(napi_env env, napi_value exports);
 napi_status vn_init_watch(napi_env env, napi_value exports);
+napi_status vn_init_pty(napi_env env, napi_value exports);
 
 napi_status vn_export(napi_env env, napi_value exports, const char *name, napi_callback cb);
 

@@ -41,6 +41,7 @@ interface Binding {
   setNonBlocking(fd: number, on: boolean): void;
   socketpair(nonblock: boolean): [number, number];
   watchFd(fd: number, callback: (error?: Error) => void): () => boolean;
+  openPty(): PtyPair;
 }
 
 const addonPath = fileURLToPath(new URL('../../build/Release/vgpio_native.node', import.meta.url));
@@ -223,4 +224,25 @@ export function watchFd(fd: number, callback: (error?: Error) => void): FdWatche
       return active;
     },
   };
+}
+
+// ---- pseudo-terminals -------------------------------------------------------------------------------
+
+export interface PtyPair {
+  /** The master side (non-blocking, close-on-exec): what the program behind the terminal reads and writes. */
+  master: number;
+  /** The slave side, already in raw mode (close-on-exec). Keep it open while the pty is in use (see openPty). */
+  slave: number;
+  /** The slave's path, e.g. /dev/pts/3: what a serial tool opens. */
+  path: string;
+}
+
+/**
+ * A pseudo-terminal pair (`posix_openpt`, `grantpt`, `unlockpt`, `ptsname_r`) whose slave is in raw mode
+ * (`cfmakeraw`: bytes pass unchanged, no echo). The caller owns both fds and closes them with `closeFd`.
+ * Keep the slave fd open as long as the master is used: when no process has the slave open, Linux makes
+ * the master report EIO and POLLHUP, so a `watchFd` watcher on the master would fire continuously.
+ */
+export function openPty(): PtyPair {
+  return native.openPty();
 }

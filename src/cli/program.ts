@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { serveCommand } from './serve.js';
+import { emulateCommand } from './emulate.js';
 
 export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -11,5 +12,6 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version', 'print the vgpio version')
     .showHelpAfterError('(run `vgpio --help` for usage)')
     .addHelpText('after', '\nProtocol: hw/PROTOCOL.md. Documentation: README.md.')
-    .addCommand(serveCommand());
+    .addCommand(serveCommand())
+    .addCommand(emulateCommand());
 }

@@ -113,7 +113,8 @@ describe('the emulated board (firmware/dist/vgpio.bin, loopback jig)', () => {
     const b = await eb.emulator.status();
     const simMs = (b.simNanos - a.simNanos) / 1e6;
     const wallMs = performance.now() - wall;
-    expect(simMs).toBeLessThanOrEqual(wallMs + 1.5);
+    // At most the lead (1 ms) plus lag still being recovered at the start (after the overflow burst).
+    expect(simMs).toBeLessThanOrEqual(wallMs + 1.5 + Math.max(0, a.lagNanos) / 1e6);
     expect(simMs).toBeGreaterThan(wallMs * 0.5);
     expect(b.lagNanos).toBeGreaterThanOrEqual(-1.1e6);
     expect(b.cycles).toBeGreaterThan(a.cycles);

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { serveCommand } from './serve.js';
 import { emulateCommand } from './emulate.js';
+import { flashCommand } from './flash.js';
+import { listCommand } from './list.js';
 
 export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -13,5 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run `vgpio --help` for usage)')
     .addHelpText('after', '\nProtocol: hw/PROTOCOL.md. Documentation: README.md.')
     .addCommand(serveCommand())
-    .addCommand(emulateCommand());
+    .addCommand(emulateCommand())
+    .addCommand(listCommand())
+    .addCommand(flashCommand());
 }

@@ -21,11 +21,12 @@
 #include "proto/core.h"
 
 #define REBOOT_DRAIN_US 100000u                 /* PROTOCOL.md §3.10: at most 100 ms */
-#define RX_CHUNK        64u
 
-static uint8_t rx_buf[RX_CHUNK];
-static size_t rx_pos, rx_len;
-static uint8_t tx_buf[VG_MAX_ENCODED];
+/* Zero copy both ways: requests are decoded straight out of the USB receive ring and frames are
+ * encoded straight into the transmit ring (each byte is touched once on each side; the cycle budgets
+ * in firmware/README.md). */
+_Static_assert(USB_CDC_TX_RESERVE_MAX >= VG_MAX_ENCODED, "a whole encoded frame must fit the reserve");
+
 static bool stalled;
 
 static bool tx_room(void)
@@ -36,7 +37,7 @@ static bool tx_room(void)
 static void send(size_t len)
 {
     if (len)
-        usb_cdc_write(tx_buf, len);
+        usb_cdc_tx_commit(len);
 }
 
 /* Something wants the transmit path: returns true if there is room; counts a stall once per wait. */
@@ -66,7 +67,7 @@ static bool has_work(void)
 {
     if (vg_work_pending())
         return true;
-    bool input = rx_pos < rx_len || usb_cdc_rx_available() != 0;
+    bool input = usb_cdc_rx_available() != 0;
     if ((input || vg_events_pending()) && tx_room())
         return true;
     return false;
@@ -88,19 +89,17 @@ int main(void)
         vg_poll();
 
         if (vg_events_pending() && want_tx()) {
-            send(vg_next_event(tx_buf));
+            send(vg_next_event(usb_cdc_tx_reserve()));
             busy = true;
         }
 
-        if (rx_pos == rx_len) {
-            rx_pos = 0;
-            rx_len = usb_cdc_read(rx_buf, sizeof rx_buf);
-        }
-        if (rx_pos < rx_len && want_tx()) {
+        const uint8_t *src;
+        size_t avail = usb_cdc_rx_peek(&src);
+        if (avail && want_tx()) {
             size_t used = 0;
-            size_t len = vg_rx(rx_buf + rx_pos, rx_len - rx_pos, &used, tx_buf);
-            rx_pos += used;
-            send(len);
+            size_t len = vg_rx(src, avail, &used, usb_cdc_tx_reserve());
+            send(len);                          /* reply first: it is what the host waits for */
+            usb_cdc_rx_consume(used);
             busy = true;
             uint32_t led, disable;
             if (vg_take_reboot(&led, &disable))

@@ -61,6 +61,20 @@ bool usb_cdc_tx_pending(void);
 /* Bytes waiting in the receive ring; cheap enough for a has_work() callback. */
 size_t usb_cdc_rx_available(void);
 
+/* Zero-copy receive: *p = the oldest unread bytes in the receive ring; returns how many lie there
+ * contiguously (0 if none; at the ring's wrap the next call returns the rest). They stay valid until
+ * usb_cdc_rx_consume(), which frees them (and re-arms bulk OUT, like usb_cdc_read). */
+size_t usb_cdc_rx_peek(const uint8_t **p);
+void usb_cdc_rx_consume(size_t n);
+
+/* Zero-copy transmit: usb_cdc_tx_reserve() returns where the next queued byte goes; up to
+ * USB_CDC_TX_RESERVE_MAX bytes may be written there contiguously (the ring has that much slack past its
+ * end), but only as many as usb_cdc_write_space() allows. usb_cdc_tx_commit(n) then queues the first n
+ * of them, like usb_cdc_write() without the copy. No usb_cdc_write() in between. */
+#define USB_CDC_TX_RESERVE_MAX 544u
+uint8_t *usb_cdc_tx_reserve(void);
+void usb_cdc_tx_commit(size_t n);
+
 /* Last SET_CONTROL_LINE_STATE value from the host: bit 0 DTR, bit 1 RTS (0 after a bus reset). */
 uint8_t usb_cdc_line_state(void);
 

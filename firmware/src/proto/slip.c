@@ -20,11 +20,31 @@ slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t 
     unsigned esc = d->esc;
     unsigned bad = d->bad;
     const uint32_t *t = crc32c_table;
-    size_t i = 0;
+    const uint8_t *s = src, *end = src + n;
     slip_result_t res = SLIP_NEED_MORE;
 
-    while (i < n) {
-        unsigned b = src[i++];
+    while (s < end) {
+        if (!esc && !bad) {
+            /* Fast path, almost every byte: a plain byte inside a frame that still fits. Stored and
+             * CRC'd with no state checks; the bound on `stop` replaces the per-byte length check. */
+            uint8_t *dst = d->buf + len;
+            const uint8_t *stop = end;
+            if ((size_t)(stop - s) > VG_MAX_FRAME - len)
+                stop = s + (VG_MAX_FRAME - len);
+            while (s < stop) {
+                uint32_t c = *s;
+                if (c == SLIP_END || c == SLIP_ESC)
+                    break;
+                s++;
+                *dst++ = (uint8_t)c;
+                crc = t[(crc ^ c) & 0xffu] ^ (crc >> 8);
+            }
+            len = (unsigned)(dst - d->buf);
+            if (s == end)
+                break;
+        }
+        /* Slow path, one byte: END, ESC, the byte after ESC, a discarded byte, or an oversize one. */
+        unsigned b = *s++;
         if (b == SLIP_END) {
             if (esc)
                 bad = 1;                        /* ESC END: invalid escape */
@@ -70,7 +90,7 @@ slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t 
     d->len = (uint16_t)len;
     d->esc = (uint8_t)esc;
     d->bad = (uint8_t)bad;
-    *used = i;
+    *used = (size_t)(s - src);
     return res;
 }
 

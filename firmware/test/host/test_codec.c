@@ -10,6 +10,7 @@
 #include "dev.h"
 #include "proto/crc32c.h"
 #include "proto/events.h"
+#include "proto/frame.h"
 #include "proto/slip.h"
 #include "testing.h"
 #include "vectors.h"
@@ -357,8 +358,110 @@ static void test_device_events_match_vectors(void)
     expect_event("FAILSAFE_TRIPPED event");
 }
 
+/* ---- fast paths of the encoder and decoder (two bytes per iteration, bounded plain-byte loop) ----- */
+
+/* Reference SLIP encoding of a whole frame: the straightforward byte-at-a-time definition. */
+static size_t ref_encode(uint8_t *dst, uint8_t type, uint16_t seq, const uint8_t *payload, size_t len)
+{
+    uint8_t raw[VG_MAX_FRAME];
+    size_t n = frame_build_raw(raw, VG_PROTOCOL_VERSION, type, seq, payload, len);
+    size_t o = 0;
+    dst[o++] = SLIP_END;
+    for (size_t i = 0; i < n; i++) {
+        if (raw[i] == SLIP_END) { dst[o++] = SLIP_ESC; dst[o++] = SLIP_ESC_END; }
+        else if (raw[i] == SLIP_ESC) { dst[o++] = SLIP_ESC; dst[o++] = SLIP_ESC_ESC; }
+        else dst[o++] = raw[i];
+    }
+    dst[o++] = SLIP_END;
+    return o;
+}
+
+/* Every payload length 0..256 (odd and even, so both the single-byte head and the paired loop run),
+ * with END/ESC bytes at varying positions: frame_encode matches the reference, and the decoder gives
+ * the frame back whole, split at every point, and byte by byte. */
+static void test_encode_decode_fast_paths(void)
+{
+    static uint8_t enc[VG_MAX_ENCODED], ref[VG_MAX_ENCODED];
+    uint8_t payload[VG_MAX_PAYLOAD];
+    uint32_t x = 12345u;
+    for (size_t len = 0; len <= VG_MAX_PAYLOAD; len++) {
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned r = (x >> 16) & 0xffu;
+            payload[i] = (uint8_t)(r < 40 ? SLIP_END : r < 80 ? SLIP_ESC : r);
+        }
+        uint16_t seq = (uint16_t)(len * 0x0101u ^ 0xc0dbu);
+        size_t n = frame_encode(enc, VG_T_PING | VG_T_REPLY_FLAG, seq, payload, len);
+        size_t m = ref_encode(ref, VG_T_PING | VG_T_REPLY_FLAG, seq, payload, len);
+        CHECK_EQ(n, m);
+        CHECK_MEM(enc, ref, n);
+
+        slip_dec_t d;
+        size_t used;
+        slip_dec_init(&d);
+        CHECK_EQ(slip_dec_feed(&d, enc, n, &used), SLIP_FRAME);
+        CHECK_EQ(used, n);
+        CHECK_EQ(d.frame_len, len + VG_MIN_FRAME);
+        CHECK_MEM(d.buf + VG_HDR_LEN, payload, len);
+        for (size_t cut = 1; cut < n; cut += 7) {
+            slip_dec_init(&d);
+            CHECK_EQ(slip_dec_feed(&d, enc, cut, &used), SLIP_NEED_MORE);
+            CHECK_EQ(used, cut);
+            CHECK_EQ(slip_dec_feed(&d, enc + cut, n - cut, &used), SLIP_FRAME);
+            CHECK_EQ(d.frame_len, len + VG_MIN_FRAME);
+        }
+        slip_dec_init(&d);
+        slip_result_t r = SLIP_NEED_MORE;
+        for (size_t i = 0; i < n; i++) {
+            r = slip_dec_feed(&d, enc + i, 1, &used);
+            CHECK_EQ(used, 1);
+            if (i + 1 < n)
+                CHECK_EQ(r, SLIP_NEED_MORE);
+        }
+        CHECK_EQ(r, SLIP_FRAME);
+    }
+}
+
+/* Oversize frames: exactly VG_MAX_FRAME plain bytes still decode (the bounded fast loop stops right at
+ * the limit), one more is a framing error however the input is split, and the decoder recovers. */
+static void test_decode_oversize_bound(void)
+{
+    static uint8_t buf[VG_MAX_FRAME + 8];
+    uint8_t payload[VG_MAX_PAYLOAD];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(0x20 + (i % 0x60));     /* no END/ESC: all fast path */
+    /* 264 bytes with a valid CRC (its CRC bytes may need escaping: then the slow path runs for them). */
+    size_t n = frame_build_raw(buf + 1, VG_PROTOCOL_VERSION, VG_T_PING, 7, payload, VG_MAX_PAYLOAD);
+    CHECK_EQ(n, VG_MAX_FRAME);
+    buf[0] = SLIP_END;
+    buf[n + 1] = SLIP_END;
+    slip_dec_t d;
+    size_t used;
+    slip_dec_init(&d);
+    CHECK_EQ(slip_dec_feed(&d, buf, n + 2, &used), SLIP_FRAME);
+    CHECK_EQ(d.frame_len, VG_MAX_FRAME);
+    /* 265 plain bytes: oversize. */
+    static uint8_t big[VG_MAX_FRAME + 3];
+    big[0] = SLIP_END;
+    for (size_t i = 1; i <= VG_MAX_FRAME + 1; i++)
+        big[i] = 0x41;
+    big[VG_MAX_FRAME + 2] = SLIP_END;
+    for (size_t cut = 1; cut < sizeof big; cut += 13) {
+        slip_dec_init(&d);
+        slip_result_t r = slip_dec_feed(&d, big, cut, &used);
+        if (r == SLIP_NEED_MORE)
+            r = slip_dec_feed(&d, big + cut, sizeof big - cut, &used);
+        CHECK_EQ(r, SLIP_FRAMING_ERROR);
+        /* Next frame decodes normally. */
+        CHECK_EQ(slip_dec_feed(&d, buf, n + 2, &used), SLIP_FRAME);
+        CHECK_EQ(d.frame_len, VG_MAX_FRAME);
+    }
+}
+
 void run_codec_tests(void)
 {
+    RUN(test_encode_decode_fast_paths);
+    RUN(test_decode_oversize_bound);
     RUN(test_crc);
     for (size_t i = 0; i < VEC_FRAMES_N; i++) {
         cur_vec = &vec_frames[i];

@@ -192,7 +192,7 @@ async function rebootIntoBootsel(deps: FlashDeps, path: string, timeoutS: number
     );
   }
   log(`${name}: in BOOTSEL at USB ${device.location}`);
-  return { device, report: { serial, firmwareBefore: firmwareVersion, path, bootsel: device.location, enteredBootsel: 'rebooted' } };
+  return { device, report: { serial: serial.toLowerCase(), firmwareBefore: firmwareVersion, path, bootsel: device.location, enteredBootsel: 'rebooted' } };
 }
 
 async function listBootselOrExplain(deps: FlashDeps): Promise<BootselDevice[]> {

@@ -5,9 +5,6 @@
 #include "proto/frame.h"
 #include "proto/protocol.h"
 
-#define EV_MASK (VG_EVENT_CAPACITY - 1u)
-_Static_assert((VG_EVENT_CAPACITY & EV_MASK) == 0, "event capacity must be a power of two");
-
 evring_t g_ev;
 
 void ev_init(void)
@@ -21,7 +18,7 @@ void ev_init(void)
     g_ev.ovf_last = 0;
 }
 
-VG_TIME_CRITICAL void ev_push(unsigned line, unsigned kind, unsigned seq, uint64_t t)
+VG_TIME_CRITICAL void ev_push_slow(unsigned line, unsigned kind, unsigned seq, uint64_t t)
 {
     evring_t *r = &g_ev;
     uint32_t head = r->head;

@@ -120,7 +120,7 @@ describe('vgpio flash', () => {
     expect(report.result).toMatchObject({ verified: true, bytesVerified: report.result!.bytesWritten });
     expect(report.runningAfter).toBe('/dev/ttyACM9');
     expect(out.stderr).toMatch(/board e66038b7136b4f2a on \/dev\/ttyACM0: firmware 0\.1\.0; asking it to reboot into BOOTSEL/);
-    expect(out.stderr).toMatch(/^erase\+write: 16\.\d KiB\.\.\.$/m); // plain lines when stderr is not a terminal
+    expect(out.stderr).toMatch(/^erase\+write: \d+\.\d KiB\.\.\.$/m); // plain lines when stderr is not a terminal
     expect(out.stderr).toMatch(/^verify: done$/m);
     expect(out.stderr).toMatch(/board e66038b7136b4f2a is back on \/dev\/ttyACM9/);
     expect(out.stdout).toBe('');

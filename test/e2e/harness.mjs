@@ -422,6 +422,18 @@ async function main() {
         expect(features.length > 0 && (BigInt(features.at(-1)) & 1n) === 1n, `negotiated features ${features.join(', ') || 'none'}`);
       });
       await irqChecks(guest, d);
+      await check('guest reboot: UML reconnects, the second boot finds the chip and set/get works again', async () => {
+        const before = (await d.state()).connections;
+        await guest.waitFor(/@@READY/, 10_000, 'prompt');
+        guest.send('REBOOT'); // UML re-executes itself and connects again
+        await guest.boot(30_000);
+        await guest.ok('chip-2', 'poll test -e /dev/gpiochip0');
+        await guest.ok('hold-r', 'hold 2 1');
+        sameLines(await guest.ok('get-r', 'gpioget gpiochip0 3'), ['1'], 'gpioget after reboot');
+        await guest.ok('release-r', 'release 2');
+        const after = (await d.state()).connections;
+        expect(after === before + 1, `vhost-user connections went from ${before} to ${after}, expected one more`);
+      });
     }
     if (plan === 'qemu') {
       await check('QEMU 7.2 does not pass VIRTIO_GPIO_F_IRQ on: gpiomon fails at once with "No such device"', async () => {

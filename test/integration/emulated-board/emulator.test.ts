@@ -115,7 +115,9 @@ describe('the emulated board (firmware/dist/vgpio.bin, loopback jig)', () => {
     const wallMs = performance.now() - wall;
     // At most the lead (1 ms) plus lag still being recovered at the start (after the overflow burst).
     expect(simMs).toBeLessThanOrEqual(wallMs + 1.5 + Math.max(0, a.lagNanos) / 1e6);
-    expect(simMs).toBeGreaterThan(wallMs * 0.5);
+    // The lower bound is loose on purpose: a loaded machine (CI runs test files in parallel on 2 cores)
+    // may make the emulator fall behind and drop lag beyond 20 ms, which is the documented behaviour.
+    expect(simMs).toBeGreaterThan(wallMs * 0.25);
     expect(b.lagNanos).toBeGreaterThanOrEqual(-1.1e6);
     expect(b.cycles).toBeGreaterThan(a.cycles);
     expect(b.cyclesByException[16 + 5]).toBeGreaterThan(0); // USB IRQ

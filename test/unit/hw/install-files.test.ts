@@ -1,7 +1,7 @@
 /**
- * hw/udev/99-vgpio.rules and hw/systemd/vgpio@.service: parsed and checked field by field here, and
- * handed to the real validators when the machine has them (`udevadm verify` needs systemd >= 253, so not
- * Debian bookworm's udev 252; `systemd-analyze verify` is in bookworm's systemd package).
+ * hw/udev/99-vgpio.rules and hw/systemd/vgpio@.service: parsed and checked field by field here; the unit
+ * also goes through `systemd-analyze verify` (Debian's systemd package). The rules have no offline
+ * validator on Debian bookworm (`udevadm verify` arrived in systemd 253; bookworm has 252).
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -66,7 +66,6 @@ function parseUnit(text: string): Map<string, Array<[string, string]>> {
 }
 
 const has = (cmd: string, ...args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' }).status === 0;
-const udevadmVerify = has('udevadm', 'verify', '--help');
 const systemdAnalyze = has('systemd-analyze', '--version');
 
 describe('hw/udev/99-vgpio.rules', () => {
@@ -112,11 +111,6 @@ describe('hw/udev/99-vgpio.rules', () => {
     expect(get(boot!, 'MODE')?.value).toBe('0660');
   });
 
-  it.skipIf(!udevadmVerify)('passes udevadm verify', () => {
-    const r = spawnSync('udevadm', ['verify', rulesPath], { encoding: 'utf8' });
-    expect(r.stderr + r.stdout).not.toMatch(/error|invalid/i);
-    expect(r.status).toBe(0);
-  });
 });
 
 describe('hw/systemd/vgpio@.service', () => {

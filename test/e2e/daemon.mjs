@@ -42,7 +42,7 @@ if (fault === 'no-get-value') {
 
 const device = new GpioVhostDevice(gpio, log);
 const server = new VhostUserServer({ socketPath, device, log });
-let negotiated = [];
+const negotiated = [];
 server.on('connect', () => {
   const backend = server.backend;
   const poll = setInterval(() => {

@@ -401,13 +401,18 @@ async function irqChecks(g, d) {
 
 // ---- plans -------------------------------------------------------------------------------------
 
+let liveGuest;
+let liveDaemon;
+
 async function main() {
   const daemon = plan === 'cli' ? new CliDaemon() : new Daemon();
   let guest;
+  liveDaemon = daemon;
   try {
     await daemon.start();
     note(`daemon ready on ${socketPath}`);
     guest = new Guest(plan === 'qemu' ? 'qemu' : 'uml');
+    liveGuest = guest;
     guest.start();
     await check(`${guest.kind} boots and reaches /init with the virtio-gpio chip`, async () => {
       await guest.boot(plan === 'qemu' ? 60_000 : 20_000);
@@ -479,6 +484,15 @@ async function main() {
   }
 }
 
+// Killed from outside (run.sh's timeout, ^C): take the guest's process group and the daemon along.
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.once(signal, () => {
+    console.log(`FAIL ${plan}: harness stopped by ${signal}`);
+    liveGuest?.kill();
+    liveDaemon?.child?.kill('SIGKILL');
+    process.exit(1);
+  });
+}
 try {
   await main();
 } catch (error) {

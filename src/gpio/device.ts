@@ -337,16 +337,21 @@ export class VirtioGpioDevice extends EventEmitter {
     const used: number[] = [];
     this.lines.forEach((line, gpio) => {
       if (line.direction !== VirtioDirection.NONE) used.push(gpio);
-      this.lines[gpio] = VirtioGpioDevice.idleLine();
     });
     this.irqEnabled = false;
-    for (const gpio of used) {
-      try {
-        await this.board.configure([gpio], { direction: 'off', bias: this.profile(gpio).idleBias ?? 'pull-down' });
-      } catch (error) {
-        this.log(`virtio-gpio: releasing line ${gpio} failed: ${(error as Error).message}`);
-      }
-    }
+    // Every release is sent now, in line order; the new driver's first request for a line waits for it,
+    // so a release can never land after the new guest configured the line.
+    const released = Promise.all(
+      used.map((gpio) =>
+        this.board.configure([gpio], { direction: 'off', bias: this.profile(gpio).idleBias ?? 'pull-down' }).catch((error: Error) =>
+          this.log(`virtio-gpio: releasing line ${gpio} failed: ${error.message}`),
+        ),
+      ),
+    ).then(() => undefined);
+    this.lines.forEach((_, gpio) => {
+      this.lines[gpio] = { ...VirtioGpioDevice.idleLine(), tail: released };
+    });
+    await released;
   }
 
   /** Stops listening to the board. */

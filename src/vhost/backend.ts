@@ -71,6 +71,8 @@ interface Vring {
   errFd: number | undefined;
   enabled: boolean;
   started: boolean;
+  /** The ring has been started at least once on this connection. */
+  everStarted: boolean;
   queue: SplitQueue | undefined;
   /** What `queue` was built from: rebuilt only when this changes, so in-flight requests survive. */
   queueSource: { memory: GuestMemory; num: number; addr: VringAddr } | undefined;
@@ -107,7 +109,7 @@ export class VhostUserBackend {
   }
 
   private static idleRing(): Vring {
-    return { num: undefined, addr: undefined, base: 0, kickFd: undefined, callFd: undefined, errFd: undefined, enabled: false, started: false, queue: undefined, queueSource: undefined, watch: undefined };
+    return { num: undefined, addr: undefined, base: 0, kickFd: undefined, callFd: undefined, errFd: undefined, enabled: false, started: false, everStarted: false, queue: undefined, queueSource: undefined, watch: undefined };
   }
 
   get offeredFeatures(): bigint {
@@ -210,7 +212,16 @@ export class VhostUserBackend {
       case Req.SET_VRING_BASE: {
         const { index, num } = parseVringState(request, payload);
         if (num > 0xffff) throw new VhostMessageError(`SET_VRING_BASE: index ${num} of ring ${index} exceeds 16 bits`);
-        this.ring(request, index).base = num;
+        const ring = this.ring(request, index);
+        // A requestq that ran before and now restarts from 0 belongs to a new driver: the guest rebooted on
+        // the same connection (QEMU keeps the socket). Release what the old guest held. A VM paused and
+        // resumed restarts its rings where they stopped, so its lines stay as they are.
+        if (index === 0 && num === 0 && ring.everStarted && !ring.started) {
+          this.log('vhost-user: the requestq restarts from 0 (guest reset): releasing every line the old driver used');
+          void this.device.reset(); // its synchronous part forgets the negotiated features...
+          this.device.negotiate(this.features); // ...which the new driver already sent
+        }
+        ring.base = num;
         return undefined;
       }
       case Req.GET_VRING_BASE: {
@@ -231,6 +242,7 @@ export class VhostUserBackend {
           this.stopWatch(ring);
           this.replaceFd(ring, 'kickFd', fd);
           ring.started = true;
+          ring.everStarted = true;
           ring.watch = this.os.watch(fd!, () => this.onKick(index));
           this.refreshQueue(index);
         } else if (request === Req.SET_VRING_CALL) this.replaceFd(ring, 'callFd', fd);

@@ -445,12 +445,15 @@ async function main() {
         const { rc, output } = await guest.run('mon-qemu', 'gpiomon -n 1 gpiochip0 3', 5);
         expect(rc !== 0 && output.some((l) => /No such device/.test(l)), `gpiomon rc ${rc}: ${output.join(' | ')}`);
       });
-      await check('guest reboot: the second boot finds the chip and set/get works again', async () => {
+      await check('guest reboot while holding a line: the line is released, the second boot finds the chip and set/get works again', async () => {
         const { connections } = await d.state();
+        await guest.ok('hold-b', 'hold 2 1');
+        expect((await pinLevels(d))[2] === 1, 'GP2 is not high while the guest holds it');
         await guest.waitFor(/@@READY/, 10_000, 'prompt');
-        guest.send('REBOOT');
+        guest.send('REBOOT'); // reboot -f: nothing releases the line in the guest; QEMU keeps the socket
         await guest.boot(60_000);
         await guest.ok('chip-2', 'poll test -e /dev/gpiochip0');
+        expect((await pinLevels(d))[2] === 0, 'GP2 is still driven after the guest rebooted: the old driver\'s lines were not released');
         await guest.ok('hold-r', 'hold 2 1');
         sameLines(await guest.ok('get-r', 'gpioget gpiochip0 3'), ['1'], 'gpioget after reboot');
         await guest.ok('release-r', 'release 2');

@@ -219,6 +219,43 @@ describe('vhost-user backend', () => {
     expect(t.send(Req.SET_VRING_ENABLE, encodeVringState(1, 1))!.readBigUInt64LE(0)).toBe(0n);
   });
 
+  it('a guest reboot on the same connection (rings restart from 0) releases the old guest\'s lines', async () => {
+    const t = setup();
+    negotiate(t);
+    const { queues, kicks } = startRings(t);
+    queues[0]!.add([{ data: req(Msg.SET_VALUE, 2, 1) }, { writable: 2 }]);
+    queues[0]!.add([{ data: req(Msg.SET_DIRECTION, 2, VirtioDirection.OUT) }, { writable: 2 }]);
+    t.os.kick(kicks[0]!);
+    await settle();
+    expect(t.board.lines[2]!.settings.direction).toBe('output');
+    // QEMU 7.2 on a guest reset: stop both rings, then set everything up again from index 0.
+    for (const i of [0, 1]) t.send(Req.GET_VRING_BASE, encodeVringState(i, 0), [], FLAG_VERSION);
+    expect(t.send(Req.SET_FEATURES, u64(0x1_7000_0001n))!.readBigUInt64LE(0)).toBe(0n);
+    const again = startRings(t);
+    await settle();
+    expect(t.board.lines[2]!.settings.direction).toBe('off');
+    expect(t.gpio.irqEnabled).toBe(true);
+    again.queues[0]!.add([{ data: req(Msg.SET_IRQ_TYPE, 3, IrqType.EDGE_BOTH) }, { writable: 2 }]);
+    t.os.kick(again.kicks[0]!);
+    await settle();
+    expect(again.queues[0]!.completions().map((c) => c.output.toString('hex'))).toEqual(['0000']);
+  });
+
+  it('a VM paused and resumed (rings restart where they stopped) keeps its lines', async () => {
+    const t = setup();
+    negotiate(t);
+    const { queues, kicks } = startRings(t);
+    queues[0]!.add([{ data: req(Msg.SET_DIRECTION, 2, VirtioDirection.OUT) }, { writable: 2 }]);
+    t.os.kick(kicks[0]!);
+    await settle();
+    const base = t.send(Req.GET_VRING_BASE, encodeVringState(0, 0), [], FLAG_VERSION)!.readUInt32LE(4);
+    expect(base).toBe(1);
+    t.send(Req.SET_VRING_BASE, encodeVringState(0, base));
+    t.send(Req.SET_VRING_KICK, u64(0n), [t.os.eventfd()]);
+    await settle();
+    expect(t.board.lines[2]!.settings.direction).toBe('output');
+  });
+
   it('close() releases every fd and mapping and resets the device', async () => {
     const t = setup();
     negotiate(t);

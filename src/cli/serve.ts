@@ -44,7 +44,7 @@ export function qemuCommandLine(socket: string): string {
   return [
     'qemu-system-x86_64 -machine q35 -m 512M -nographic \\',
     '  -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem \\',
-    `  -chardev socket,id=vgpio,path=${socket} -device vhost-user-gpio-pci,chardev=vgpio,id=gpio \\`,
+    `  -chardev socket,id=vgpio,path=${socket},reconnect=1 -device vhost-user-gpio-pci,chardev=vgpio,id=gpio \\`,   // reconnect=1: the VM survives a daemon restart
     '  -kernel bzImage -append "console=ttyS0"   # a kernel with CONFIG_GPIO_VIRTIO=y',
   ].join('\n');
 }

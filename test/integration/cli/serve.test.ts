@@ -38,7 +38,7 @@ describe('vgpio serve on the emulated board', () => {
   it('prints the QEMU command line, serves a guest through the real firmware, and exits cleanly on SIGTERM', async () => {
     const s = await serve();
     expect(statSync(s.socket).mode & 0o777).toBe(0o600);
-    expect(s.out()).toContain(`-chardev socket,id=vgpio,path=${s.socket} -device vhost-user-gpio-pci,chardev=vgpio,id=gpio`);
+    expect(s.out()).toContain(`-chardev socket,id=vgpio,path=${s.socket},reconnect=1 -device vhost-user-gpio-pci,chardev=vgpio,id=gpio`);
     expect(s.out()).toContain('memory-backend-memfd,id=mem,size=512M,share=on');
     expect(s.out()).toContain(`virtio_uml.device=${s.socket}:41`);
     expect(s.err()).toMatch(/board: the emulated board .* serial 454d554c41544544, firmware 0\.1\.0, 30 lines/);

@@ -176,6 +176,20 @@ void vn_close_all(const int *fds, size_t count) {
   errno = saved;
 }
 
+napi_value vn_new_fd(napi_env env, int fd, const char *syscall) {
+  napi_value result;
+  if (fd < 0) {
+    vn_throw_errno(env, syscall, errno);
+    return NULL;
+  }
+  if (napi_create_int32(env, fd, &result) != napi_ok) {
+    close(fd);
+    vn_throw_last_napi_error(env, "napi_create_int32");
+    return NULL;
+  }
+  return result;
+}
+
 napi_status vn_export(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_status s = napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -214,20 +228,10 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 
 /* dupFd(fd) -> new fd (close-on-exec) referring to the same open file description. */
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result;
+  napi_value argv[1];
   int fd;
   if (!vn_get_args(env, info, 1, argv, NULL) || !vn_get_fd(env, argv[0], "fd", &fd)) return NULL;
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) {
-    vn_throw_errno(env, "fcntl", errno);
-    return NULL;
-  }
-  if (napi_create_int32(env, copy, &result) != napi_ok) {
-    close(copy);
-    vn_throw_last_napi_error(env, "napi_create_int32");
-    return NULL;
-  }
-  return result;
+  return vn_new_fd(env, fcntl(fd, F_DUPFD_CLOEXEC, 0), "fcntl");
 }
 
 /* setNonBlocking(fd, on) */
@@ -249,7 +253,7 @@ static napi_value set_non_blocking(napi_env env, napi_callback_info info) {
 
 /* memfdCreate(name, size) -> fd (close-on-exec) of an anonymous shared-memory file of `size` bytes. */
 static napi_value memfd_create_js(napi_env env, napi_callback_info info) {
-  napi_value argv[2], result;
+  napi_value argv[2];
   char name[250];
   size_t len;
   uint64_t size;
@@ -275,12 +279,7 @@ static napi_value memfd_create_js(napi_env env, napi_callback_info info) {
     vn_throw_errno(env, "ftruncate", err);
     return NULL;
   }
-  if (napi_create_int32(env, fd, &result) != napi_ok) {
-    close(fd);
-    vn_throw_last_napi_error(env, "napi_create_int32");
-    return NULL;
-  }
-  return result;
+  return vn_new_fd(env, fd, "memfd_create");
 }
 
 /* socketpair(nonblock) -> [fd, fd]: a connected AF_UNIX SOCK_STREAM pair, close-on-exec. */

@@ -56,6 +56,9 @@ bool vn_get_bytes(napi_env env, napi_value value, const char *name, void **data,
 
 /* Closes every fd in the list, preserving errno. */
 void vn_close_all(const int *fds, size_t count);
+/* Hands a descriptor a system call just returned to JS as a number. With fd < 0 it throws the call's
+ * errno; if the number cannot be made, the fd is closed so it never leaks. */
+napi_value vn_new_fd(napi_env env, int fd, const char *syscall);
 
 /* Per-module-instance state (one per Node environment: main thread or worker). */
 struct vn_watcher;

@@ -12,7 +12,7 @@
 
 /* eventfdCreate(initial, nonblock, cloexec, semaphore) -> fd */
 static napi_value js_eventfd_create(napi_env env, napi_callback_info info) {
-  napi_value argv[4], result;
+  napi_value argv[4];
   uint64_t initial;
   bool nonblock, cloexec, semaphore;
   if (!vn_get_args(env, info, 4, argv, NULL) || !vn_get_u64(env, argv[0], "initial", UINT32_MAX, &initial) ||
@@ -20,17 +20,7 @@ static napi_value js_eventfd_create(napi_env env, napi_callback_info info) {
       !vn_get_bool(env, argv[3], "semaphore", &semaphore))
     return NULL;
   int flags = (nonblock ? EFD_NONBLOCK : 0) | (cloexec ? EFD_CLOEXEC : 0) | (semaphore ? EFD_SEMAPHORE : 0);
-  int fd = eventfd((unsigned int)initial, flags);
-  if (fd < 0) {
-    vn_throw_errno(env, "eventfd", errno);
-    return NULL;
-  }
-  if (napi_create_int32(env, fd, &result) != napi_ok) {
-    close(fd);
-    vn_throw_last_napi_error(env, "napi_create_int32");
-    return NULL;
-  }
-  return result;
+  return vn_new_fd(env, eventfd((unsigned int)initial, flags), "eventfd");
 }
 
 /*

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fstatSync } from 'node:fs';
 import {
   closeFd,
@@ -11,22 +11,10 @@ import {
   setNonBlocking,
   socketpair,
 } from '../../../src/native/index.js';
-import { fdFlags, fdTarget, O_CLOEXEC, O_NONBLOCK } from './util.js';
+import { fdFlags, fdTarget, O_CLOEXEC, O_NONBLOCK, fdTracker } from './util.js';
 
-const opened: number[] = [];
-const track = <T extends number | number[]>(x: T): T => {
-  for (const fd of Array.isArray(x) ? x : [x]) opened.push(fd);
-  return x;
-};
-afterEach(() => {
-  for (const fd of opened.splice(0)) {
-    try {
-      closeFd(fd);
-    } catch {
-      // closed by the test
-    }
-  }
-});
+const track = fdTracker();
+
 
 describe('eventfd', () => {
   it('counter mode: writes add up, a read returns the sum and resets, an empty read is null', () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   closeFd,
   eventfdCreate,
@@ -12,22 +12,10 @@ import {
   sendWithFds,
   socketpair,
 } from '../../../src/native/index.js';
-import { fdFlags, fdTarget, O_CLOEXEC } from './util.js';
+import { fdFlags, fdTarget, O_CLOEXEC, fdTracker } from './util.js';
 
-const opened: number[] = [];
-const track = <T extends number | number[]>(x: T): T => {
-  for (const fd of Array.isArray(x) ? x : [x]) opened.push(fd);
-  return x;
-};
-afterEach(() => {
-  for (const fd of opened.splice(0)) {
-    try {
-      closeFd(fd);
-    } catch {
-      // already closed by the test
-    }
-  }
-});
+const track = fdTracker();
+
 
 describe('sendWithFds / recvWithFds', () => {
   it('moves bytes without fds', () => {

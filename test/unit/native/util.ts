@@ -2,6 +2,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+import { closeFd } from '../../../src/native/index.js';
 
 /** The built addon, for child processes that load it without vitest. */
 export const addonPath = fileURLToPath(new URL('../../../build/Release/vgpio_native.node', import.meta.url));
@@ -59,4 +61,23 @@ export async function until(predicate: () => boolean, ms = 2000): Promise<void> 
     if (Date.now() > end) throw new Error('condition not met in time');
     await sleep(5);
   }
+}
+
+/** Returns `track(fd | fds)`, which closes what it was given after each test (fds a test closed itself
+ *  are skipped). Call once per test file, at the top level. */
+export function fdTracker(): <T extends number | number[]>(x: T) => T {
+  const opened: number[] = [];
+  afterEach(() => {
+    for (const fd of opened.splice(0)) {
+      try {
+        closeFd(fd);
+      } catch {
+        // already closed by the test
+      }
+    }
+  });
+  return (x) => {
+    for (const fd of Array.isArray(x) ? x : [x]) opened.push(fd);
+    return x;
+  };
 }

@@ -1,0 +1,240 @@
+/**
+ * What the bench commands (`vgpio info`, `get`, `set`, `pulse`) share: the exit codes, the `--board`,
+ * `--jig` and `--profile` options, opening the chosen board with its profile, naming lines (profile
+ * names such as GP2 or LED, case-insensitive, or numbers), parsing values, and turning every error into
+ * one message that names the line and the fix, plus a distinct exit code.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { openBoard, openEmulatedBoard } from '../board/open.js';
+import { findBoardPath, NoBoardError } from '../board/discovery.js';
+import { fitProfile, loadProfile, ProfileError, type BoardProfile, type LineProfile } from '../board/profile.js';
+import { BoardUsageError, type LinkBoard } from '../board/link-board.js';
+import { HwFileError } from '../board/hw-files.js';
+import { DeviceError } from '../link/errors.js';
+import type { Bit, LineBias, LineDrive } from '../board/types.js';
+import { describeListError } from './list.js';
+
+/** Exit codes of the bench commands (also in their --help and README.md). */
+export const BenchExit = {
+  OK: 0,
+  /** Anything not listed below (a bug, a lost link, an unexpected system error). */
+  UNEXPECTED: 1,
+  /** Usage or bad input: unknown or reserved line, bad value, bad option. */
+  USAGE: 2,
+  /** No board: none attached, several and none chosen, the chosen one absent or its port unusable. */
+  NO_BOARD: 3,
+  /** The board refused the request (protocol error status), or a pulse did not complete. */
+  REFUSED: 4,
+} as const;
+
+export const BENCH_EXIT_HELP = `
+Exit codes:
+  0  done
+  1  unexpected error
+  2  usage or bad input: unknown line, reserved line, bad value, bad option
+  3  no board: none attached (use --board PATH|serial:NO, or --board emulator), or it cannot be opened
+  4  the board refused the request, or a pulse did not complete
+`;
+
+export class BenchError extends Error {
+  override name = 'BenchError';
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}
+
+export interface BoardChoiceOptions {
+  board: string;
+  jig: string;
+  profile?: string;
+}
+
+export const BIASES: readonly LineBias[] = ['none', 'pull-up', 'pull-down', 'bus-keeper'];
+export const DRIVES: readonly LineDrive[] = ['push-pull', 'open-drain', 'open-source'];
+
+/**
+ * Adds --board, --jig and --profile, the exit code help, and makes commander's own usage errors
+ * (unknown option, missing argument, a value an option refuses) exit 2 like ours.
+ */
+export function withBoardOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('-b, --board <board>', 'auto (the one attached vgpio board), a serial port path, serial:SERIALNO, or emulator (in-process; its state is gone when the command exits)').default('auto'),
+    )
+    .addOption(new Option('--jig <name>', 'wiring of the emulated board with --board emulator (hw/jigs)').default('loopback'))
+    .addOption(new Option('-p, --profile <name|file>', 'board profile for line names (hw/boards); default from the board: pico or rp2040'))
+    .addHelpText('after', BENCH_EXIT_HELP)
+    .exitOverride((error: CommanderError) => {
+      // help and version exit 0; every usage error exits 2 (commander uses 1)
+      process.exit(error.exitCode === 0 ? 0 : BenchExit.USAGE);
+    });
+}
+
+/** An open board, its fitted profile, and how to close it (the emulator too, for --board emulator). */
+export interface BenchBoard {
+  board: LinkBoard;
+  profile: BoardProfile;
+  /** "the board on /dev/ttyACM0", "the emulated board (jig loopback)". */
+  what: string;
+  close(): Promise<void>;
+}
+
+const NO_BOARD_HINT = 'use --board PATH|serial:SERIALNO, or --board emulator';
+
+export async function openBenchBoard(options: BoardChoiceOptions): Promise<BenchBoard> {
+  let board: LinkBoard;
+  let what: string;
+  let close: () => Promise<void>;
+  if (options.board === 'emulator') {
+    const emulated = await openEmulatedBoard({ jig: options.jig });
+    board = emulated.board;
+    what = `the emulated board (jig ${options.jig})`;
+    close = () => emulated.close();
+  } else {
+    let path: string | undefined;
+    try {
+      path = await findBoardPath(options.board);
+    } catch (error) {
+      if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
+      throw new BenchError(BenchExit.NO_BOARD, `cannot list serial ports: ${describeListError(error)}; ${NO_BOARD_HINT}`);
+    }
+    if (path === undefined) throw new BenchError(BenchExit.NO_BOARD, `no vgpio board attached; ${NO_BOARD_HINT}`);
+    try {
+      board = await openBoard({ path });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(message);
+      throw new BenchError(
+        BenchExit.NO_BOARD,
+        `${message}; ${busy ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first' : `check the path (\`vgpio list\`), or ${NO_BOARD_HINT}`}`,
+      );
+    }
+    what = `the board on ${path}`;
+    close = () => board.close();
+  }
+  try {
+    const profile = fitProfile(loadProfile(options.profile ?? (board.info.boardId === 2 ? 'pico' : 'rp2040')), board.info);
+    return { board, profile, what, close };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** How a line is shown: its profile name, else its number. */
+export function lineLabel(profile: BoardProfile, line: number): string {
+  return profile.lines[line]?.name || String(line);
+}
+
+function knownNames(profile: BoardProfile): string {
+  const named = profile.lines.filter((l) => l.name && l.reserved === undefined).map((l) => l.name);
+  return named.length > 12 ? `${named.slice(0, 6).join(', ')}, ..., ${named.slice(-3).join(', ')}` : named.join(', ');
+}
+
+/**
+ * A line given on the command line: a profile name (case-insensitive: GP2, gp2, LED), a line number
+ * (0 to numLines-1), or GPn / GPIOn for GPIO n. Reserved lines are refused unless `allowReserved`.
+ */
+export function resolveLine(spec: string, profile: BoardProfile, options: { allowReserved?: boolean } = {}): LineProfile {
+  const text = spec.trim();
+  const byName = text ? profile.lines.find((l) => l.name !== '' && l.name.toLowerCase() === text.toLowerCase()) : undefined;
+  const numbered = /^(?:gp|gpio)?(0|[1-9][0-9]*)$/i.exec(text);
+  const line = byName ?? (numbered ? profile.lines[Number(numbered[1])] : undefined);
+  if (!line) {
+    throw new BenchError(
+      BenchExit.USAGE,
+      `unknown line "${spec}": the ${profile.id} profile has lines 0 to ${profile.numLines - 1}, named ${knownNames(profile)}; give a name or a number (\`vgpio info\` lists them)`,
+    );
+  }
+  if (line.reserved !== undefined && !options.allowReserved) {
+    const name = line.name && line.name.toLowerCase() !== text.toLowerCase() ? ` (${line.name})` : '';
+    throw new BenchError(BenchExit.USAGE, `line ${spec} is line ${line.line}${name}, reserved: ${line.reserved}; pick another line (\`vgpio info\` lists the free ones)`);
+  }
+  return line;
+}
+
+/** Resolves several lines; the same line twice is an error. */
+export function resolveLines(specs: readonly string[], profile: BoardProfile): LineProfile[] {
+  const seen = new Map<number, string>();
+  return specs.map((spec) => {
+    const line = resolveLine(spec, profile);
+    const before = seen.get(line.line);
+    if (before !== undefined) throw new BenchError(BenchExit.USAGE, `line ${spec} is named twice (also as ${before}); give each line once`);
+    seen.set(line.line, spec);
+    return line;
+  });
+}
+
+/** A line value: 0 or 1 (also low/high, off/on, case-insensitive). */
+export function parseValue(text: string, line: string): Bit {
+  const t = text.trim().toLowerCase();
+  if (t === '0' || t === 'low' || t === 'off') return 0;
+  if (t === '1' || t === 'high' || t === 'on') return 1;
+  throw new BenchError(BenchExit.USAGE, `bad value "${text}" for line ${line}: give 0 or 1 (also low/high), e.g. ${line}=1`);
+}
+
+/** `LINE=VALUE`, e.g. GP2=1. */
+export function parseAssignment(text: string): { spec: string; value: Bit } {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new BenchError(BenchExit.USAGE, `"${text}" is not LINE=VALUE; write e.g. GP2=1 or 25=0`);
+  const spec = text.slice(0, eq);
+  return { spec, value: parseValue(text.slice(eq + 1), spec) };
+}
+
+export function parseMicroseconds(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value.trim()) || Number(value) > 60_000_000) throw new InvalidArgumentError('give whole microseconds, 1 to 60000000');
+  return Number(value);
+}
+
+export function parseLevel(value: string): Bit {
+  try {
+    return parseValue(value, 'LINE');
+  } catch {
+    throw new InvalidArgumentError('give 0 or 1');
+  }
+}
+
+/** Groups lines that share settings, so each group is configured in one request. */
+export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Array<{ key: K; items: T[] }> {
+  const groups = new Map<string, { key: K; items: T[] }>();
+  for (const item of items) {
+    const k = key(item);
+    const id = JSON.stringify(k);
+    const group = groups.get(id) ?? { key: k, items: [] };
+    group.items.push(item);
+    groups.set(id, group);
+  }
+  return [...groups.values()];
+}
+
+/** The exit code and message for any error a bench command meets. */
+export function describeBenchError(error: unknown): { exitCode: number; message: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof BenchError) return { exitCode: error.exitCode, message };
+  if (error instanceof BoardUsageError || error instanceof ProfileError || error instanceof HwFileError) return { exitCode: BenchExit.USAGE, message };
+  if (error instanceof DeviceError) return { exitCode: BenchExit.REFUSED, message };
+  return { exitCode: BenchExit.UNEXPECTED, message };
+}
+
+/**
+ * Runs a bench command on the chosen board: opens it, runs `body`, closes it; errors become one line on
+ * stderr (`vgpio NAME: ...`) and the exit code, or a JSON object on stdout with --json.
+ */
+export async function runOnBoard(name: string, options: BoardChoiceOptions & { json?: boolean }, body: (bench: BenchBoard) => Promise<void>): Promise<void> {
+  let bench: BenchBoard | undefined;
+  try {
+    bench = await openBenchBoard(options);
+    await body(bench);
+    process.exitCode = BenchExit.OK;
+  } catch (error) {
+    const { exitCode, message } = describeBenchError(error);
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, exitCode, error: message }, null, 2)}\n`);
+    process.stderr.write(`vgpio ${name}: ${message}\n`);
+    process.exitCode = exitCode;
+  } finally {
+    await bench?.close().catch(() => undefined);
+  }
+}
+
+export const json = (value: unknown): string =>
+  `${JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`;

@@ -5,6 +5,10 @@ import { serveCommand } from './serve.js';
 import { emulateCommand } from './emulate.js';
 import { flashCommand } from './flash.js';
 import { listCommand } from './list.js';
+import { infoCommand } from './info.js';
+import { getCommand } from './get.js';
+import { setCommand } from './set.js';
+import { pulseCommand } from './pulse.js';
 
 export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -17,5 +21,9 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(emulateCommand())
     .addCommand(listCommand())
-    .addCommand(flashCommand());
+    .addCommand(flashCommand())
+    .addCommand(infoCommand())
+    .addCommand(getCommand())
+    .addCommand(setCommand())
+    .addCommand(pulseCommand());
 }

@@ -2,6 +2,8 @@
  * Finding vgpio boards attached over USB: their CDC-ACM serial ports, by VID:PID and product string, and
  * choosing one from a `--board` argument (`auto`, a path, or `serial:SERIALNO`).
  */
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SerialPort } from 'serialport';
 
 /** pid.codes test VID:PID used by the firmware during development (firmware/README.md). */
@@ -28,7 +30,54 @@ export function isVgpioPort(port: PortInfo): boolean {
   return idMatches && named;
 }
 
-export async function listSerialBoards(list: PortLister = () => SerialPort.list()): Promise<AttachedBoard[]> {
+/**
+ * USB serial ports read straight from sysfs: each /sys/class/tty/ttyACM* links to its USB interface,
+ * whose parent device directory holds idVendor, idProduct, manufacturer, product and serial. Used when
+ * serialport's lister fails, which it does on Linux without `udevadm` (containers, minimal systems).
+ */
+export async function sysfsPorts(root = '/sys/class/tty'): Promise<PortInfo[]> {
+  if (!existsSync(root)) return [];
+  const read = (dir: string, name: string): string | undefined => {
+    try {
+      return readFileSync(join(dir, name), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const ports: PortInfo[] = [];
+  for (const tty of readdirSync(root).filter((n) => /^ttyACM[0-9]+$/.test(n))) {
+    let usbDevice: string;
+    try {
+      usbDevice = dirname(realpathSync(join(root, tty, 'device'))); // interface -> its USB device
+    } catch {
+      continue;
+    }
+    const manufacturer = read(usbDevice, 'manufacturer');
+    const product = read(usbDevice, 'product');
+    const serialNumber = read(usbDevice, 'serial');
+    ports.push({
+      path: `/dev/${tty}`,
+      manufacturer,
+      serialNumber,
+      vendorId: read(usbDevice, 'idVendor'),
+      productId: read(usbDevice, 'idProduct'),
+      pnpId: [manufacturer, product, serialNumber].filter(Boolean).join('_').replace(/\s+/g, '_'),
+      locationId: undefined,
+    });
+  }
+  return ports;
+}
+
+/** serialport's lister, or sysfs when it cannot run. */
+export async function listPorts(): Promise<PortInfo[]> {
+  try {
+    return await SerialPort.list();
+  } catch {
+    return sysfsPorts();
+  }
+}
+
+export async function listSerialBoards(list: PortLister = listPorts): Promise<AttachedBoard[]> {
   const ports = await list();
   return ports
     .filter(isVgpioPort)

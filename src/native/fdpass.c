@@ -13,6 +13,23 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* An aligned control buffer with room for VN_MAX_FDS descriptors. */
+typedef union {
+  struct cmsghdr align;
+  char buf[CMSG_SPACE(sizeof(int) * VN_MAX_FDS)];
+} vn_control;
+
+/* One-buffer msghdr with room for `nfds` descriptors in `control` (none: no control buffer at all). */
+static void msg_init(struct msghdr *msg, struct iovec *iov, vn_control *control, void *data, size_t length, size_t nfds) {
+  memset(control, 0, sizeof *control);
+  *iov = (struct iovec){ .iov_base = data, .iov_len = length };
+  *msg = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 1 };
+  if (nfds > 0) {
+    msg->msg_control = control->buf;
+    msg->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+  }
+}
+
 /*
  * recvWithFds(fd, buffer, maxFds) -> { bytes, fds }
  *   bytes > 0: that many bytes were read into buffer, fds are the descriptors that came with them
@@ -32,20 +49,10 @@ static napi_value recv_with_fds(napi_env env, napi_callback_info info) {
       !vn_get_bytes(env, argv[1], "buffer", &data, &length) || !vn_get_u64(env, argv[2], "maxFds", VN_MAX_FDS, &max_fds))
     return NULL;
 
-  /* Aligned control buffer with room for max_fds ints (CMSG_SPACE(0) when none are wanted). */
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * VN_MAX_FDS)];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct iovec iov = { .iov_base = data, .iov_len = length };
-  struct msghdr msg = { 0 };
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (max_fds > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)max_fds);
-  }
+  vn_control control;
+  struct iovec iov;
+  struct msghdr msg;
+  msg_init(&msg, &iov, &control, data, length, (size_t)max_fds);
 
   ssize_t n;
   do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
@@ -132,18 +139,11 @@ static napi_value send_with_fds(napi_env env, napi_callback_info info) {
     if (!vn_get_fd(env, v, "fds[i]", &fds[i])) return NULL;
   }
 
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * VN_MAX_FDS)];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct iovec iov = { .iov_base = data, .iov_len = length };
-  struct msghdr msg = { 0 };
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  vn_control control;
+  struct iovec iov;
+  struct msghdr msg;
+  msg_init(&msg, &iov, &control, data, length, nfds);
   if (nfds > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;

@@ -13,7 +13,6 @@ import type { LinkBoard } from '../board/link-board.js';
 import { VirtioGpioDevice } from '../gpio/device.js';
 import { GpioVhostDevice } from '../gpio/vhost-device.js';
 import { VhostUserServer } from '../vhost/server.js';
-import { bit, ProtocolFeature, VirtioFeature } from '../vhost/messages.js';
 
 export interface ServeOptions {
   socket: string;
@@ -25,20 +24,6 @@ export interface ServeOptions {
 }
 
 const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
-
-/** Words for the feature bits a frontend acknowledged. */
-export function describeFeatures(features: bigint): string {
-  const names: Array<[bigint, string]> = [
-    [1n, 'interrupts (VIRTIO_GPIO_F_IRQ)'],
-    [bit(VirtioFeature.VERSION_1), 'VERSION_1'],
-    [bit(VirtioFeature.INDIRECT_DESC), 'indirect descriptors'],
-    [bit(VirtioFeature.EVENT_IDX), 'event index'],
-    [bit(VirtioFeature.PROTOCOL_FEATURES), 'vhost-user protocol features'],
-  ];
-  const have = names.filter(([b]) => features & b).map(([, n]) => n);
-  const noIrq = features & 1n ? '' : ' (no interrupts: gpiomon will not work; QEMU before 9.0 never passes them on)';
-  return `${have.join(', ') || 'none'}${noIrq}`;
-}
 
 export function qemuCommandLine(socket: string): string {
   return [
@@ -93,16 +78,6 @@ export async function serve(options: ServeOptions): Promise<void> {
     mode: options.socketMode,
     ...(options.socketGroup !== undefined ? { gid: groupId(options.socketGroup) } : {}),
     log,
-  });
-  server.on('connect', () => {
-    const backend = server.backend;
-    const report = setInterval(() => {
-      if (!backend || server.backend !== backend) return clearInterval(report);
-      if (backend.features) {
-        log(`frontend negotiated: ${describeFeatures(backend.features)}`);
-        clearInterval(report);
-      }
-    }, 50);
   });
   board.on('close', (reason) => log(`board: the link closed (${reason}); guest requests are answered with errors`));
   await server.listen();

@@ -4,6 +4,7 @@ import type { SplitQueue } from '../virtio/queue.js';
 import { VirtioGpioDevice } from './device.js';
 import { GpioVirtqueues } from './queues.js';
 import { VIRTIO_GPIO_F_IRQ } from './spec.js';
+import { bit, VirtioFeature } from '../vhost/messages.js';
 
 export class GpioVhostDevice implements VhostDevice {
   readonly deviceFeatures = 1n << BigInt(VIRTIO_GPIO_F_IRQ);
@@ -12,7 +13,7 @@ export class GpioVhostDevice implements VhostDevice {
   /** Set by the server: signals the frontend's call fd for a queue. */
   notifier: (index: number) => void = () => {};
 
-  constructor(readonly gpio: VirtioGpioDevice, log: (message: string) => void = () => {}) {
+  constructor(readonly gpio: VirtioGpioDevice, private readonly log: (message: string) => void = () => {}) {
     this.queues = new GpioVirtqueues(gpio, (index) => this.notifier(index), log);
   }
 
@@ -22,6 +23,7 @@ export class GpioVhostDevice implements VhostDevice {
 
   negotiate(features: bigint): void {
     this.gpio.irqEnabled = (features & this.deviceFeatures) !== 0n;
+    this.log(`frontend negotiated: ${describeFeatures(features)}`);
   }
 
   setQueue(index: number, queue: SplitQueue | undefined): void {
@@ -38,3 +40,18 @@ export class GpioVhostDevice implements VhostDevice {
     await this.gpio.reset();
   }
 }
+
+/** Words for the feature bits a frontend acknowledged. */
+export function describeFeatures(features: bigint): string {
+  const names: Array<[bigint, string]> = [
+    [1n, 'interrupts (VIRTIO_GPIO_F_IRQ)'],
+    [bit(VirtioFeature.VERSION_1), 'VERSION_1'],
+    [bit(VirtioFeature.INDIRECT_DESC), 'indirect descriptors'],
+    [bit(VirtioFeature.EVENT_IDX), 'event index'],
+    [bit(VirtioFeature.PROTOCOL_FEATURES), 'vhost-user protocol features'],
+  ];
+  const have = names.filter(([b]) => features & b).map(([, n]) => n);
+  const noIrq = features & 1n ? '' : ' (no interrupts: gpiomon will not work; QEMU before 9.0 never passes them on)';
+  return `${have.join(', ') || 'none'}${noIrq}`;
+}
+

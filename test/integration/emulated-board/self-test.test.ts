@@ -295,12 +295,15 @@ describe('FAILSAFE and HEARTBEAT', () => {
     expect([...(await t.board.getValues([3, 5])).values.values()]).toEqual([1, 1]);
     // 400 ms against heartbeats every ~30 ms: wide margin for a loaded CI machine's timer latency.
     await t.board.failsafe({ timeoutMs: 400, drive: { 2: 0 }, release: [4] });
+    let silentFrom = 0;
     for (let i = 0; i < 8; i++) {
       await sleep(30);
+      // Taken before the heartbeat is sent: the board's silence clock starts later than this, however
+      // long its reply takes to come back.
+      silentFrom = performance.now();
       await t.board.heartbeat();
     }
     expect(log.of('failsafe')).toEqual([]);
-    const silentFrom = performance.now();
     await log.until((ev) => ev.some((e) => e.type === 'failsafe'), 3000, 'FAILSAFE_TRIPPED');
     const wallMs = performance.now() - silentFrom;
     log.stop();

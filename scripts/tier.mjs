@@ -13,6 +13,8 @@ export const TIERS = {
   firmware: ['firmware/test/run.sh', ['bash', ['firmware/test/run.sh']]],
   e2e: ['test/e2e/run.sh', ['bash', ['test/e2e/run.sh']]],
   bench: ['bench/run.mjs', ['node', ['bench/run.mjs', ...process.argv.slice(3)]]],
+  faults: ['test/faults/run.sh', ['bash', ['test/faults/run.sh']]],
+  fuzz: ['test/fuzz/run.sh', ['bash', ['test/fuzz/run.sh']]],
 };
 
 const name = process.argv[2];

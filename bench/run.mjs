@@ -10,6 +10,7 @@ import { ensureBuilt, machine } from './lib.mjs';
 
 /** Section name -> module (each exports `run({ quick })`, printing its tables and returning its figures). */
 const SECTIONS = {
+  host: './host.mjs',
   firmware: './firmware.mjs',
 };
 

@@ -1,0 +1,49 @@
+// Starts bench/daemon.mjs in a child process and talks to it over the IPC channel.
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root } from './lib.mjs';
+
+/** Forks the daemon under test; resolves once its socket is listening. `execArgv` e.g. ['--cpu-prof']. */
+export async function startDaemon({ execArgv = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-'));
+  const socketPath = join(dir, 'vgpio.sock');
+  const child = fork(join(root, 'bench/daemon.mjs'), ['--socket', socketPath], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map();
+  let nextId = 1;
+  let exited;
+  const gone = new Promise((resolve) => child.once('exit', (code, signal) => { exited = `exited with ${code ?? signal}`; resolve(); }));
+  child.on('message', ({ id, ok, body, error }) => {
+    const w = waiting.get(id);
+    if (!w) return;
+    waiting.delete(id);
+    if (ok) w.resolve(body);
+    else w.reject(new Error(`bench daemon: ${error}`));
+  });
+  child.once('exit', () => {
+    for (const w of waiting.values()) w.reject(new Error(`bench daemon ${exited} before answering`));
+    waiting.clear();
+  });
+  const ready = new Promise((resolve, reject) => waiting.set(0, { resolve, reject }));
+  await ready;
+  const call = (op, body) => new Promise((resolve, reject) => {
+    if (exited) return reject(new Error(`bench daemon ${exited}`));
+    const id = nextId++;
+    waiting.set(id, { resolve, reject });
+    child.send({ id, op, body });
+  });
+  return {
+    pid: child.pid,
+    socketPath,
+    call,
+    async stop() {
+      if (!exited) {
+        await call('close').catch(() => {});
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+        if (!exited) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

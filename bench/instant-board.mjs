@@ -1,0 +1,164 @@
+// An instantly answering in-process board for the host benchmarks: a protocol v1 responder on the far
+// end of an in-memory duplex pair. It decodes each request frame with the library codec (SLIP, CRC,
+// layout) and answers at once with a well-formed reply, so what the host benchmarks measure is the
+// daemon, not a board. It also generates EDGES at a controlled rate, with a device event buffer of
+// `eventCapacity` records that drops (and reports with OVERFLOW, hw/PROTOCOL.md §4.3) what does not fit.
+import { dist } from './lib.mjs';
+
+const linkLib = await dist('link/index.js');
+const {
+  createSlipDecoder, createSlipEncoder, decodeFrame, decodeRequest, duplexPair, encodeErrorReply, encodeEvent,
+  encodeFrame, encodeReply, EventType, PacketLengthGuard, REPLY_BIT, Status, MAX_EDGES_PER_FRAME,
+} = linkLib;
+
+export const INSTANT_INFO = {
+  numLines: 30,
+  reservedLines: (1 << 23) | (1 << 24) | (1 << 29),
+  window: 8,
+  eventCapacity: 256,
+};
+const ALL_CAPABILITIES = 0xfff;
+
+export class InstantBoard {
+  /**
+   * @param options.window requests the board lets the host keep in flight (HELLO)
+   * @param options.eventCapacity edge records the board buffers before dropping (HELLO)
+   */
+  constructor({ window = INSTANT_INFO.window, eventCapacity = INSTANT_INFO.eventCapacity } = {}) {
+    const [host, board] = duplexPair();
+    /** The host's end: give it to `new Link(...)`. */
+    this.hostStream = host;
+    this.stream = board;
+    this.window = window;
+    this.eventCapacity = eventCapacity;
+    this.levels = 0;
+    this.edgeLines = 0;
+    this.startNs = process.hrtime.bigint();
+    this.eventSeq = 0;
+    this.counters = { requests: 0, replies: 0, badFrames: 0, responderMs: 0, edgesGenerated: 0, edgesSent: 0, edgesLost: 0, edgeFrames: 0, overflowFrames: 0, overflowLineEvents: 0 };
+    this.encoder = createSlipEncoder();
+    this.encoder.on('data', (bytes) => { if (!board.destroyed) board.write(bytes); });
+    const decoder = createSlipDecoder();
+    board.pipe(new PacketLengthGuard()).pipe(decoder);
+    decoder.on('data', (packet) => this.onPacket(packet));
+  }
+
+  nowUs() {
+    return (process.hrtime.bigint() - this.startNs) / 1000n;
+  }
+
+  onPacket(packet) {
+    if (packet.length === 0) return;
+    const t0 = performance.now();
+    const decoded = decodeFrame(packet);
+    if (!decoded.ok) {
+      this.counters.badFrames++;
+      return;
+    }
+    const { type, seq, payload } = decoded.frame;
+    this.counters.requests++;
+    let reply;
+    try {
+      const { name, body } = decodeRequest(type, payload);
+      reply = this.answer(name, body);
+    } catch {
+      reply = encodeErrorReply(Status.BAD_REQUEST ?? 1);
+    }
+    const frame = encodeFrame(type | REPLY_BIT, seq, reply);
+    this.counters.responderMs += performance.now() - t0;
+    this.counters.replies++;
+    this.encoder.write(frame);
+  }
+
+  answer(name, body) {
+    switch (name) {
+      case 'HELLO':
+        return encodeReply('HELLO', {
+          protocolVersion: 1, fwMajor: 0, fwMinor: 1, fwPatch: 0, maxPayload: 256, window: this.window,
+          numLines: INSTANT_INFO.numLines, capabilities: ALL_CAPABILITIES, reservedLines: INSTANT_INFO.reservedLines,
+          boardId: 2, eventCapacity: this.eventCapacity, serial: '494e5354414e5421', timeUs: this.nowUs(),
+        });
+      case 'PING':
+        return encodeReply('PING', { timeUs: this.nowUs(), data: body.data });
+      case 'LINE_CONFIG':
+        if (body.edge !== 0) this.edgeLines |= body.lines;
+        else this.edgeLines &= ~body.lines;
+        if (body.direction === 1) this.levels = (this.levels & ~body.lines) | (body.value ? body.lines : 0);
+        return encodeReply('LINE_CONFIG', {});
+      case 'SET_VALUES':
+        this.levels = (this.levels & ~body.mask) | (body.values & body.mask);
+        return encodeReply('SET_VALUES', {});
+      case 'GET_VALUES':
+        return encodeReply('GET_VALUES', { values: (this.levels & body.mask) >>> 0, timeUs: this.nowUs() });
+      case 'GET_STATS':
+        return encodeReply('GET_STATS', { rxFrames: this.counters.requests, rxCrcErrors: 0, rxFramingErrors: 0, rxBadVersion: 0, rxUnknownType: 0, txFrames: this.counters.replies, eventsSent: this.counters.edgesSent, eventsLost: this.counters.edgesLost, txStalls: 0 });
+      case 'GET_LINE_CONFIG':
+        return encodeReply('GET_LINE_CONFIG', { lines: 1 << body.line, direction: 0, value: 0, bias: 0, drive: 0, edge: 0, level: 0, debounceUs: 0, pinLevel: 0, flags: 0, nextLineSeq: 0 });
+      case 'PULSE':
+        return encodeReply('PULSE', { startUs: this.nowUs() });
+      default:
+        return encodeReply(name, {});
+    }
+  }
+
+  sendEvent(name, body) {
+    this.encoder.write(encodeFrame(EventType[name], this.eventSeq, encodeEvent(name, body)));
+    this.eventSeq = (this.eventSeq + 1) & 0xffff;
+  }
+
+  /**
+   * Generates edges on `lines` (round robin, alternating rising and falling per line) at `rate` per second
+   * of wall time for `durationMs`. Every tick (setInterval, ~1 ms) the edges due since the last one enter
+   * the event buffer, of which at most `eventCapacity` fit (the rest are dropped and counted); the buffer
+   * then drains as EDGES frames of up to 31 records, followed by an OVERFLOW for what was dropped. A
+   * tick delayed because the host keeps the event loop busy therefore brings a burst, and a burst larger
+   * than the buffer is loss: reported, never silent. Resolves when generation ends.
+   */
+  generateEdges({ lines, rate, durationMs }) {
+    const lineSeq = new Map(lines.map((l) => [l, 0]));
+    const started = performance.now();
+    let generated = 0;
+    return new Promise((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const elapsed = Math.min(now - started, durationMs);
+        const due = Math.floor((rate * elapsed) / 1000) - generated;
+        const baseUs = this.nowUs();
+        const records = [];
+        let lost = 0;
+        let lostLines = 0;
+        for (let i = 0; i < due; i++) {
+          const line = lines[(generated + i) % lines.length];
+          const seq = lineSeq.get(line) + 1;
+          lineSeq.set(line, seq);
+          if (records.length < this.eventCapacity) {
+            // A rising edge for odd sequence numbers, falling for even: levels alternate on each line.
+            records.push({ line, kind: seq & 1 ? 1 : 2, lineSeq: seq & 0xffff, timeUs: baseUs });
+          } else {
+            lost++;
+            lostLines |= 1 << line;
+          }
+        }
+        generated += due;
+        this.counters.edgesGenerated += due;
+        for (let at = 0; at < records.length; at += MAX_EDGES_PER_FRAME) {
+          const edges = records.slice(at, at + MAX_EDGES_PER_FRAME).map((e) => ({ ...e, timeUs: baseUs }));
+          this.sendEvent('EDGES', { baseUs, edges });
+          this.counters.edgeFrames++;
+        }
+        this.counters.edgesSent += records.length;
+        if (lost > 0) {
+          this.sendEvent('OVERFLOW', { lost, lines: lostLines >>> 0, firstUs: baseUs, lastUs: baseUs });
+          this.counters.edgesLost += lost;
+          this.counters.overflowFrames++;
+          for (let m = lostLines >>> 0; m; m &= m - 1) this.counters.overflowLineEvents++;
+        }
+        if (elapsed >= durationMs) {
+          clearInterval(timer);
+          resolve({ generated, seconds: (performance.now() - started) / 1000 });
+        }
+      };
+      const timer = setInterval(tick, 1);
+    });
+  }
+}

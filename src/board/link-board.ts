@@ -20,6 +20,7 @@ import {
   type WireLineConfig,
 } from '../link/protocol.js';
 import { VersionMismatchError } from '../link/errors.js';
+import { boardEventIterator } from './event-iterator.js';
 import type {
   Bit,
   Board,
@@ -365,42 +366,6 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
   }
 
   events(options: { signal?: AbortSignal } = {}): AsyncIterableIterator<BoardEvent> {
-    const buffered: BoardEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = this.closed || options.signal?.aborted === true;
-    const onEvent = (event: BoardEvent) => {
-      buffered.push(event);
-      wake?.();
-    };
-    const finish = () => {
-      done = true;
-      wake?.();
-    };
-    this.on('event', onEvent);
-    this.once('close', finish);
-    options.signal?.addEventListener('abort', finish, { once: true });
-    const cleanup = () => {
-      this.off('event', onEvent);
-      this.off('close', finish);
-      options.signal?.removeEventListener('abort', finish);
-    };
-    const iterator: AsyncIterableIterator<BoardEvent> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        // Events already received are delivered even after close: nothing is lost at shutdown.
-        while (buffered.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-        if (buffered.length > 0) return { value: buffered.shift()!, done: false };
-        cleanup();
-        return { value: undefined, done: true };
-      },
-      return: async () => {
-        done = true;
-        buffered.length = 0;
-        cleanup();
-        return { value: undefined, done: true };
-      },
-    };
-    return iterator;
+    return boardEventIterator(this, options);
   }
 }

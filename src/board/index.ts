@@ -5,3 +5,6 @@ export * from './profile.js';
 export * from './jig.js';
 export { HW_DIR, HwFileError } from './hw-files.js';
 export * from './discovery.js';
+export { ReconnectingBoard, BoardDisconnectedError, DEFAULT_RETRY_MS, type BoardOpener, type HotplugWatcher, type ReconnectingBoardOptions } from './reconnecting-board.js';
+export { openReconnectingBoard, type OpenReconnectingOptions, type OpenedReconnectingBoard } from './hotplug.js';
+export { usbHotplugWatcher } from './usb-hotplug.js';

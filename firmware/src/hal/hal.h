@@ -37,6 +37,11 @@
  * touched. The alarm is disarmed. */
 void hal_init(uint32_t lines);
 
+/* Every line in `lines` back to the power-on state at once (RESET, and hal_init): interrupts disabled
+ * and latched edges cleared, output released (OE off) and then low, pad as at power-on (input enabled,
+ * Schmitt, pull-down). Lines outside `lines` are not touched. */
+void hal_lines_off(uint32_t lines);
+
 /* TIMER, microseconds since boot (64-bit, lock-free, any context). */
 uint64_t hal_time_us(void);
 

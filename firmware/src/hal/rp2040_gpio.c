@@ -39,23 +39,66 @@ static uint32_t inte_regs;
 static bool alarm_armed;
 static uint64_t alarm_target;
 
+/* The IO_BANK0 interrupt nibbles (§2.19.3: 4 bits per GPIO, 8 GPIOs per register) of the lines in
+ * `lines` that fall into interrupt register r: each line bit becomes a 0xf nibble, 4 lines per lookup. */
+static const uint16_t nibbles_of4[16] = {
+    0x0000, 0x000f, 0x00f0, 0x00ff, 0x0f00, 0x0f0f, 0x0ff0, 0x0fff,
+    0xf000, 0xf00f, 0xf0f0, 0xf0ff, 0xff00, 0xff0f, 0xfff0, 0xffff,
+};
+_Static_assert(IO_BANK0_GPIOS_PER_INT_REG == 8u && IO_BANK0_INT_BITS_PER_GPIO == 4u, "nibble layout");
+
+static uint32_t int_nibbles(uint32_t lines, unsigned r)
+{
+    uint32_t x = lines >> (r * IO_BANK0_GPIOS_PER_INT_REG);
+    return nibbles_of4[x & 0xfu] | (uint32_t)nibbles_of4[(x >> 4) & 0xfu] << 16;
+}
+
+void hal_lines_off(uint32_t lines)
+{
+    uint32_t nib[IO_BANK0_NUM_INT_REGS];
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++)
+        nib[r] = int_nibbles(lines, r);
+    uint32_t s = hal_irq_save();
+    /* Detection off first, so nothing below is reported. */
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        uint32_t m = nib[r];
+        if (!m)
+            continue;
+        inte[r] &= ~m;
+        MMIO32(IO_BANK0_PROC0_INTE(r)) = inte[r];
+        if (!inte[r])
+            inte_regs &= ~(1u << r);
+    }
+    /* Release the drivers, then the level, so an output never glitches to a stale level. */
+    MMIO32(SIO_GPIO_OE_CLR) = lines;
+    MMIO32(SIO_GPIO_OUT_CLR) = lines;
+    for (uint32_t m = lines, n = 0; m; m >>= 1, n++) {
+        if (m & 1u)
+            MMIO32(PADS_BANK0_GPIO(n)) = PADS_BANK0_GPIO_RESET;
+    }
+    /* W1C what the pad writes latched (rp2040js latches a spurious edge on each). */
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        uint32_t m = nib[r] & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
+        if (m)
+            MMIO32(IO_BANK0_INTR(r)) = m;
+    }
+    hal_irq_restore(s);
+}
+
 void hal_init(uint32_t lines)
 {
-    for (unsigned n = 0; n < IO_BANK0_NUM_GPIOS; n++) {
-        uint32_t b = 1u << n;
-        if (!(lines & b))
-            continue;
-        MMIO32(SIO_GPIO_OE_CLR) = b;
-        MMIO32(SIO_GPIO_OUT_CLR) = b;
-        MMIO32(PADS_BANK0_GPIO(n)) = PADS_BANK0_GPIO_RESET;
-        MMIO32(IO_BANK0_GPIO_CTRL(n)) = IO_BANK0_FUNCSEL_SIO << IO_BANK0_GPIO_CTRL_FUNCSEL_LSB;
-    }
     for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
         inte[r] = 0;
         MMIO32(IO_BANK0_PROC0_INTE(r)) = 0;
-        MMIO32(IO_BANK0_INTR(r)) = IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
     }
     inte_regs = 0;
+    hal_lines_off(lines);
+    for (uint32_t m = lines, n = 0; m; m >>= 1, n++) {
+        if (m & 1u)
+            MMIO32(IO_BANK0_GPIO_CTRL(n)) = IO_BANK0_FUNCSEL_SIO << IO_BANK0_GPIO_CTRL_FUNCSEL_LSB;
+    }
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++)
+        MMIO32(IO_BANK0_INTR(r)) = IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
 
     alarm_armed = false;
     MMIO32(TIMER_ARMED) = HAL_ALARM_BIT;            /* write 1 to disarm */

@@ -167,6 +167,28 @@ void hal_init(uint32_t lines)
     resolve();
 }
 
+void hal_lines_off(uint32_t lines)
+{
+    for (unsigned r = 0; r < 4; r++) {
+        for (unsigned i = 0; i < 8; i++) {
+            if (lines & (1u << (r * 8 + i))) {
+                fk.inte[r] &= ~(0xfu << (i * 4));
+                fk.intr_edges[r] &= ~((HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW) << (i * 4));
+            }
+        }
+    }
+    fk.oe &= ~lines;
+    fk.out &= ~lines;
+    for (unsigned n = 0; n < FAKE_LINES; n++) {
+        if (lines & (1u << n)) {
+            fk.pad_pulls[n] = HAL_PULL_DOWN;
+            fk.pad_ie[n] = true;
+        }
+    }
+    fk.lines_off_calls++;
+    resolve();
+}
+
 uint64_t hal_time_us(void) { return fk.now; }
 uint32_t hal_gpio_in(void)
 {

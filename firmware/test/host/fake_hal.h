@@ -30,6 +30,7 @@ typedef struct {
     unsigned gpio_services;             /* count of GPIO ISR runs */
     unsigned alarm_services;
     unsigned xor_writes;                /* hal_out_oe_xor calls */
+    unsigned lines_off_calls;           /* hal_lines_off calls */
     uint32_t last_out_xor, last_oe_xor;
     uint32_t funcsel_lines;
     unsigned transitions[FAKE_LINES];   /* pin level changes, whatever caused them */             /* lines given to hal_init */

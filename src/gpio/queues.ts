@@ -21,6 +21,8 @@ export class GpioVirtqueues {
   readonly counters: GpioQueueCounters = { requests: 0, events: 0, badChains: 0, brokenQueues: 0 };
   private readonly queues: [SplitQueue | undefined, SplitQueue | undefined] = [undefined, undefined];
   private readonly notifyPending = [false, false];
+  /** A kick ran out of budget and continues in a later turn of the event loop. */
+  private readonly resumePending = [false, false];
 
   /**
    * @param notify signals the driver for queue `index` (writes the call fd)
@@ -42,14 +44,27 @@ export class GpioVirtqueues {
     return this.queues[index];
   }
 
-  /** The driver kicked queue `index`: take everything it made available. */
+  /**
+   * The driver kicked queue `index`: take everything it made available, at most one ring's worth per
+   * call. The guest writes the avail ring while we read it, so a vCPU that keeps adding buffers could
+   * otherwise hold the event loop (and every other guest request and board event) forever; the rest is
+   * taken in a later turn of the event loop, with notifications still suppressed meanwhile.
+   */
   kick(index: number): void {
     const queue = this.queues[index];
     if (!queue) return;
     try {
+      let budget = queue.size;
       do {
         queue.disableNotifications();
-        for (let chain = queue.pop(); chain !== null; chain = queue.pop()) {
+        for (;;) {
+          if (budget === 0) {
+            this.resumeLater(index, queue);
+            return;
+          }
+          const chain = queue.pop();
+          if (chain === null) break;
+          budget--;
           if ('reason' in chain) {
             this.counters.badChains++;
             this.log(`virtio-gpio: ${index === REQUEST_QUEUE ? 'requestq' : 'eventq'} chain ${chain.head} returned unused: ${chain.reason}`);
@@ -65,6 +80,15 @@ export class GpioVirtqueues {
       this.queues[index] = undefined;
       this.log(`virtio-gpio: queue ${index} stopped: ${error.message}`);
     }
+  }
+
+  private resumeLater(index: number, queue: SplitQueue): void {
+    if (this.resumePending[index]) return;
+    this.resumePending[index] = true;
+    setImmediate(() => {
+      this.resumePending[index] = false;
+      if (this.queues[index] === queue) this.kick(index);
+    });
   }
 
   private request(queue: SplitQueue, chain: DescriptorChain): void {

@@ -1,5 +1,5 @@
 /**
- * What the bench commands (`vgpio info`, `get`, `set`, `pulse`) share: the exit codes, the `--board`,
+ * What the bench commands (`vgpio info`, `get`, `set`, `pulse`, `monitor`) share: the exit codes, the `--board`,
  * `--jig` and `--profile` options, opening the chosen board with its profile, naming lines (profile
  * names such as GP2 or LED, case-insensitive, or numbers), parsing values, and turning every error into
  * one message that names the line and the fix, plus a distinct exit code.
@@ -51,6 +51,23 @@ export interface BoardChoiceOptions {
 
 export const BIASES: readonly LineBias[] = ['none', 'pull-up', 'pull-down', 'bus-keeper'];
 export const DRIVES: readonly LineDrive[] = ['push-pull', 'open-drain', 'open-source'];
+
+/*
+ * The line-setting flags, one definition each so get, set, pulse and monitor spell and mean them alike:
+ * --bias (all), --drive (outputs: set, pulse), --debounce-us (edge events: monitor), --active-low (all:
+ * the values and edges a user gives or sees are logical, 1 = active, and the pin is inverted).
+ * Without a flag the line's setting comes from the board profile (--profile).
+ */
+export const biasOption = () => new Option('--bias <bias>', "bias (default: the profile's, usually none)").choices(BIASES);
+export const driveOption = () => new Option('--drive <drive>', "output drive (default: the profile's, usually push-pull)").choices(DRIVES);
+export const activeLowOption = (what: string) => new Option('--active-low', `the line is active low: ${what}`);
+export const debounceOption = () =>
+  new Option('--debounce-us <microseconds>', "ignore transitions shorter than this, 0 to 1000000 (default: the profile's, usually 0)").argParser(parseDebounceUs);
+
+export function parseDebounceUs(value: string): number {
+  if (!/^(0|[1-9][0-9]*)$/.test(value.trim()) || Number(value) > 1_000_000) throw new InvalidArgumentError('give whole microseconds, 0 to 1000000');
+  return Number(value);
+}
 
 /**
  * Adds --board, --jig and --profile, the exit code help, and makes commander's own usage errors
@@ -220,7 +237,12 @@ export function describeBenchError(error: unknown): { exitCode: number; message:
  * Runs a bench command on the chosen board: opens it, runs `body`, closes it; errors become one line on
  * stderr (`vgpio NAME: ...`) and the exit code, or a JSON object on stdout with --json.
  */
-export async function runOnBoard(name: string, options: BoardChoiceOptions & { json?: boolean }, body: (bench: BenchBoard) => Promise<void>): Promise<void> {
+export async function runOnBoard(
+  name: string,
+  options: BoardChoiceOptions & { json?: boolean },
+  body: (bench: BenchBoard) => Promise<void>,
+  format: { jsonLines?: boolean } = {},
+): Promise<void> {
   let bench: BenchBoard | undefined;
   try {
     bench = await openBenchBoard(options);
@@ -228,7 +250,8 @@ export async function runOnBoard(name: string, options: BoardChoiceOptions & { j
     process.exitCode = BenchExit.OK;
   } catch (error) {
     const { exitCode, message } = describeBenchError(error);
-    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, exitCode, error: message }, null, 2)}\n`);
+    if (options.json && format.jsonLines) process.stdout.write(jsonLine({ type: 'error', ok: false, exitCode, error: message }));
+    else if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, exitCode, error: message }, null, 2)}\n`);
     process.stderr.write(`vgpio ${name}: ${message}\n`);
     process.exitCode = exitCode;
   } finally {
@@ -236,5 +259,9 @@ export async function runOnBoard(name: string, options: BoardChoiceOptions & { j
   }
 }
 
-export const json = (value: unknown): string =>
-  `${JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2)}\n`;
+const bigintAsNumber = (_: string, v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+export const json = (value: unknown): string => `${JSON.stringify(value, bigintAsNumber, 2)}\n`;
+
+/** One JSON object on one line (ndjson), for commands that stream records. */
+export const jsonLine = (value: unknown): string => `${JSON.stringify(value, bigintAsNumber)}\n`;

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Bit, LineBias } from '../board/types.js';
-import { BIASES, groupBy, json, lineLabel, resolveLines, runOnBoard, withBoardOptions, type BoardChoiceOptions } from './common.js';
+import { activeLowOption, biasOption, groupBy, json, lineLabel, resolveLines, runOnBoard, withBoardOptions, type BoardChoiceOptions } from './common.js';
 
 export interface GetOptions extends BoardChoiceOptions {
   bias?: LineBias;
@@ -17,8 +17,8 @@ export function getCommand(): Command {
     new Command('get')
       .description('configure lines as inputs and read them in one sample: prints NAME=VALUE per line')
       .argument('<lines...>', 'lines by profile name (GP2, LED; any case) or number')
-      .addOption(new Option('--bias <bias>', 'input bias (default: the profile\'s, usually none)').choices(BIASES))
-      .addOption(new Option('--active-low', 'report 1 when the pin is low'))
+      .addOption(biasOption())
+      .addOption(activeLowOption('report 1 when the pin is low'))
       .addOption(new Option('--json', 'print the values and the device timestamp as JSON'))
       .addHelpText('after', '\nExample: vgpio get GP3 GP5 --bias pull-up'),
   ).action(async (specs: string[], options: GetOptions) => {

@@ -9,6 +9,7 @@ import { infoCommand } from './info.js';
 import { getCommand } from './get.js';
 import { setCommand } from './set.js';
 import { pulseCommand } from './pulse.js';
+import { monitorCommand } from './monitor.js';
 
 export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
 
@@ -25,5 +26,6 @@ export function buildProgram(): Command {
     .addCommand(infoCommand())
     .addCommand(getCommand())
     .addCommand(setCommand())
-    .addCommand(pulseCommand());
+    .addCommand(pulseCommand())
+    .addCommand(monitorCommand());
 }

@@ -10,7 +10,7 @@
  */
 import { Command, Option } from 'commander';
 import type { Bit, LineBias, LineDrive } from '../board/types.js';
-import { BenchError, BenchExit, BIASES, DRIVES, groupBy, lineLabel, parseAssignment, resolveLines, runOnBoard, withBoardOptions, type BoardChoiceOptions } from './common.js';
+import { activeLowOption, BenchError, BenchExit, biasOption, driveOption, groupBy, lineLabel, parseAssignment, resolveLines, runOnBoard, withBoardOptions, type BoardChoiceOptions } from './common.js';
 
 export interface SetOptions extends BoardChoiceOptions {
   drive?: LineDrive;
@@ -37,9 +37,9 @@ export function setCommand(): Command {
     new Command('set')
       .description('configure lines as outputs and set them together; the levels stay after the command exits (--hold: until Ctrl-C, then released)')
       .argument('<assignments...>', 'LINE=VALUE, e.g. GP2=1 LED=0 (lines by profile name or number; values 0/1, low/high)')
-      .addOption(new Option('--drive <drive>', 'output drive (default: the profile\'s, usually push-pull)').choices(DRIVES))
-      .addOption(new Option('--bias <bias>', 'bias (default: the profile\'s, usually none)').choices(BIASES))
-      .addOption(new Option('--active-low', 'VALUE 1 drives the pin low'))
+      .addOption(driveOption())
+      .addOption(biasOption())
+      .addOption(activeLowOption('VALUE 1 drives the pin low'))
       .addOption(new Option('--hold', 'keep running and the lines driven until SIGINT/SIGTERM, then release them'))
       .addHelpText(
         'after',

@@ -65,13 +65,16 @@ export interface GpioDeviceCounters {
   irqValid: number;
   irqInvalid: number;
   irqLatched: number;
+  /** Edges that arrived while the line's interrupt was already latched: the guest gets one interrupt for
+   *  them all (virtio-gpio latches a single pending flag per line, §5.18.6.3), so they are counted here. */
+  irqMerged: number;
 }
 
 export class VirtioGpioDevice extends EventEmitter {
   readonly ngpio: number;
   /** gpio_names block: ngpio NUL-terminated names (§5.18.4); empty when no line has a name. */
   readonly names: Buffer;
-  readonly counters: GpioDeviceCounters = { requests: 0, errors: 0, irqValid: 0, irqInvalid: 0, irqLatched: 0 };
+  readonly counters: GpioDeviceCounters = { requests: 0, errors: 0, irqValid: 0, irqInvalid: 0, irqLatched: 0, irqMerged: 0 };
   /** VIRTIO_GPIO_F_IRQ negotiated: SET_IRQ_TYPE and the eventq are available. */
   irqEnabled = false;
   private readonly lines: LineModel[];
@@ -299,7 +302,7 @@ export class VirtioGpioDevice extends EventEmitter {
     else if (!line.latched) {
       line.latched = true;
       this.counters.irqLatched++;
-    }
+    } else this.counters.irqMerged++;
   }
 
   private boardEvent(event: BoardEvent): void {

@@ -185,6 +185,7 @@ describe('eventq', () => {
     await set(0);
     await set(1);
     expect(device.counters.irqLatched).toBe(1);
+    expect(device.counters.irqMerged).toBe(2); // the two later edges are counted, not silently dropped
     expect(post(device, 3).status).toBe(IrqStatus.VALID);
     expect(post(device, 3).status).toBeUndefined(); // nothing more latched: held
   });

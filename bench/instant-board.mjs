@@ -1,15 +1,41 @@
 // An instantly answering in-process board for the host benchmarks: a protocol v1 responder on the far
-// end of an in-memory duplex pair. It decodes each request frame with the library codec (SLIP, CRC,
-// layout) and answers at once with a well-formed reply, so what the host benchmarks measure is the
-// daemon, not a board. It also generates EDGES at a controlled rate, with a device event buffer of
+// end of an in-memory duplex pair. It plays the firmware, so like the firmware it does its own SLIP
+// (a byte loop here, kept apart from the daemon's library decoder so the two costs never mix), checks
+// the CRC and decodes the request with the library's frame and layout code, and answers at once with a
+// well-formed reply. All of its work per request is timed (`responderMs`) and reported apart from the
+// daemon's. It also generates EDGES at a controlled rate, with a device event buffer of
 // `eventCapacity` records that drops (and reports with OVERFLOW, hw/PROTOCOL.md §4.3) what does not fit.
 import { dist } from './lib.mjs';
 
 const linkLib = await dist('link/index.js');
 const {
-  createSlipDecoder, createSlipEncoder, decodeFrame, decodeRequest, duplexPair, encodeErrorReply, encodeEvent,
-  encodeFrame, encodeReply, EventType, PacketLengthGuard, REPLY_BIT, Status, MAX_EDGES_PER_FRAME,
+  decodeFrame, decodeRequest, duplexPair, encodeErrorReply, encodeEvent, encodeFrame, encodeReply, EventType,
+  REPLY_BIT, Status, MAX_EDGES_PER_FRAME,
 } = linkLib;
+
+const SLIP_END = 0xc0;
+const SLIP_ESC = 0xdb;
+const SLIP_ESC_END = 0xdc;
+const SLIP_ESC_ESC = 0xdd;
+
+/** SLIP transmit, as the firmware does it (hw/PROTOCOL.md §1): END, escaped frame, END, per frame. */
+function slipEncode(frames) {
+  let size = 0;
+  for (const f of frames) size += 2 * f.length + 2;
+  const out = Buffer.allocUnsafe(size);
+  let n = 0;
+  for (const f of frames) {
+    out[n++] = SLIP_END;
+    for (let i = 0; i < f.length; i++) {
+      const b = f[i];
+      if (b === SLIP_END) { out[n++] = SLIP_ESC; out[n++] = SLIP_ESC_END; }
+      else if (b === SLIP_ESC) { out[n++] = SLIP_ESC; out[n++] = SLIP_ESC_ESC; }
+      else out[n++] = b;
+    }
+    out[n++] = SLIP_END;
+  }
+  return out.subarray(0, n);
+}
 
 export const INSTANT_INFO = {
   numLines: 30,
@@ -36,24 +62,48 @@ export class InstantBoard {
     this.startNs = process.hrtime.bigint();
     this.eventSeq = 0;
     this.counters = { requests: 0, replies: 0, badFrames: 0, responderMs: 0, edgesGenerated: 0, edgesSent: 0, edgesLost: 0, edgeFrames: 0, overflowFrames: 0, overflowLineEvents: 0 };
-    this.encoder = createSlipEncoder();
-    this.encoder.on('data', (bytes) => { if (!board.destroyed) board.write(bytes); });
-    const decoder = createSlipDecoder();
-    board.pipe(new PacketLengthGuard()).pipe(decoder);
-    decoder.on('data', (packet) => this.onPacket(packet));
+    this.rx = Buffer.alloc(2 * 264 + 2);
+    this.rxLength = 0;
+    this.rxEscape = false;
+    board.on('data', (bytes) => this.onBytes(bytes));
+  }
+
+  /** SLIP receive, as the firmware does it: END delimits, ESC ESC_END / ESC ESC_ESC unescape. */
+  onBytes(bytes) {
+    const t0 = performance.now();
+    const replies = [];
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i];
+      if (b === SLIP_END) {
+        if (this.rxLength > 0) replies.push(this.onPacket(this.rx.subarray(0, this.rxLength)));
+        this.rxLength = 0;
+        this.rxEscape = false;
+      } else if (this.rxEscape) {
+        this.rxEscape = false;
+        if (this.rxLength < this.rx.length) this.rx[this.rxLength++] = b === SLIP_ESC_END ? SLIP_END : b === SLIP_ESC_ESC ? SLIP_ESC : b;
+      } else if (b === SLIP_ESC) this.rxEscape = true;
+      else if (this.rxLength < this.rx.length) this.rx[this.rxLength++] = b;
+    }
+    const out = slipEncode(replies.filter(Boolean));
+    this.counters.responderMs += performance.now() - t0;
+    if (out.length > 0 && !this.stream.destroyed) this.stream.write(out);
+  }
+
+  /** Queues one frame out (events); requests are answered in onBytes. */
+  send(frame) {
+    if (!this.stream.destroyed) this.stream.write(slipEncode([frame]));
   }
 
   nowUs() {
     return (process.hrtime.bigint() - this.startNs) / 1000n;
   }
 
+  /** One received frame: returns the reply frame (unescaped), or undefined for a bad frame. */
   onPacket(packet) {
-    if (packet.length === 0) return;
-    const t0 = performance.now();
-    const decoded = decodeFrame(packet);
+    const decoded = decodeFrame(Buffer.from(packet));
     if (!decoded.ok) {
       this.counters.badFrames++;
-      return;
+      return undefined;
     }
     const { type, seq, payload } = decoded.frame;
     this.counters.requests++;
@@ -62,12 +112,10 @@ export class InstantBoard {
       const { name, body } = decodeRequest(type, payload);
       reply = this.answer(name, body);
     } catch {
-      reply = encodeErrorReply(Status.BAD_REQUEST ?? 1);
+      reply = encodeErrorReply(Status.BAD_REQUEST);
     }
-    const frame = encodeFrame(type | REPLY_BIT, seq, reply);
-    this.counters.responderMs += performance.now() - t0;
     this.counters.replies++;
-    this.encoder.write(frame);
+    return encodeFrame(type | REPLY_BIT, seq, reply);
   }
 
   answer(name, body) {
@@ -102,7 +150,7 @@ export class InstantBoard {
   }
 
   sendEvent(name, body) {
-    this.encoder.write(encodeFrame(EventType[name], this.eventSeq, encodeEvent(name, body)));
+    this.send(encodeFrame(EventType[name], this.eventSeq, encodeEvent(name, body)));
     this.eventSeq = (this.eventSeq + 1) & 0xffff;
   }
 

@@ -11,6 +11,7 @@ import { ensureBuilt, machine } from './lib.mjs';
 /** Section name -> module (each exports `run({ quick })`, printing its tables and returning its figures). */
 const SECTIONS = {
   host: './host.mjs',
+  codec: './codec.mjs',
   firmware: './firmware.mjs',
 };
 

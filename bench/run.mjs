@@ -12,6 +12,7 @@ import { ensureBuilt, machine } from './lib.mjs';
 const SECTIONS = {
   host: './host.mjs',
   codec: './codec.mjs',
+  edges: './edges.mjs',
   firmware: './firmware.mjs',
 };
 

@@ -224,7 +224,8 @@ export function formatRecord(record: MonitorRecord): string {
 
 /**
  * Feeds monitor records into a VCD: #0 is the start sample, times are relative to it. Lost edges make the
- * affected lines 'x' (level unknown) from the first lost edge until their next edge, with a $comment.
+ * affected lines 'x' (level unknown) from the first lost edge until their next edge, with a note in the
+ * closing $comment.
  */
 export function vcdRecorder(writer: (header: { signals: string[]; comment: string }) => VcdWriter): (record: MonitorRecord) => void {
   let vcd: VcdWriter | undefined;
@@ -243,20 +244,20 @@ export function vcdRecorder(writer: (header: { signals: string[]; comment: strin
         record.lines.forEach((l, i) => index.set(l.line, i));
         vcd = writer({
           signals: record.lines.map((l) => l.name),
-          comment: `#0 is device time ${record.timeUs} us; ${record.activeLow ? 'active-low lines, levels inverted' : 'levels as at the pins'}; x = level unknown after lost edges`,
+          comment: `#0 is device time ${record.timeUs} us; ${record.activeLow ? 'active-low lines, levels inverted' : 'levels as at the pins'}; x = level unknown after lost edges (notes at the end)`,
         });
         vcd.begin(record.lines.map((l) => l.level));
         break;
       case 'edge': {
         const t = at(record.timeUs);
         const i = index.get(record.line)!;
-        if (record.lostBefore) vcd!.comment(t, `${record.lostBefore} edges lost on ${record.name} before this one (line_seq gap)`);
+        if (record.lostBefore) vcd!.note(t, `${record.lostBefore} edges lost on ${record.name} before this one (line_seq gap)`);
         vcd!.change(t, i, record.level);
         break;
       }
       case 'overflow': {
         const t = at(record.firstUs);
-        vcd!.comment(t, `OVERFLOW: the board lost ${record.lost} edges from ${record.firstUs - startUs} us to ${record.lastUs - startUs} us on ${record.lines.map((l) => l.name).join(' ')}`);
+        vcd!.note(t, `OVERFLOW: the board lost ${record.lost} edges from ${record.firstUs - startUs} us to ${record.lastUs - startUs} us on ${record.lines.map((l) => l.name).join(' ')}`);
         for (const l of record.lines) vcd!.change(t, index.get(l.line)!, 'x' satisfies VcdValue);
         break;
       }

@@ -3,6 +3,10 @@
  * one-bit signals with a 1 us timescale. It only formats text; the caller decides where the text goes.
  * Times are microseconds from the start of the dump and must never decrease: the standard has no way to
  * go back, so an out-of-order change is an error naming both times rather than a silently wrong trace.
+ *
+ * Notes (e.g. where edges were lost) go into one $comment after the last time, not between value
+ * changes: libsigrok 0.5.2 (PulseView on Debian 12) stops reading a dump at a $comment in its body,
+ * while GTKWave reads both (verified with sigrok-cli 0.7.2 and GTKWave 3.3.118's vcd2fst).
  */
 
 export type VcdValue = 0 | 1 | 'x';
@@ -50,6 +54,8 @@ export class VcdWriter {
   /** The last #time written; begin() writes #0. */
   private lastTime = 0n;
   private started = false;
+  private ended = false;
+  private readonly notes: string[] = [];
 
   constructor(private readonly header: VcdHeader, private readonly write: (text: string) => void) {
     if (header.signals.length === 0) throw new Error('VCD: name at least one signal');
@@ -90,15 +96,17 @@ export class VcdWriter {
     this.write(`${value}${this.ids[index]}\n`);
   }
 
-  /** A $comment at `timeUs`, e.g. why a signal became x. */
-  comment(timeUs: bigint, text: string): void {
-    this.at(timeUs);
-    this.write(`$comment ${comment(text)} $end\n`);
+  /** A note about `timeUs` (e.g. why a signal became x), written in the closing $comment by end(). */
+  note(timeUs: bigint, text: string): void {
+    if (this.ended) throw new Error('VCD: note() after end()');
+    this.notes.push(`at ${timeUs} us: ${text}`);
   }
 
-  /** Writes the final time, so viewers show the trace up to when monitoring stopped. */
+  /** Writes the final time, so viewers show the trace up to when monitoring stopped, then the notes. */
   end(timeUs: bigint): void {
     this.at(timeUs);
+    this.ended = true;
+    if (this.notes.length > 0) this.write(`${['$comment', ...this.notes.map((n) => `   ${comment(n)}`), '$end'].join('\n')}\n`);
   }
 
   value(index: number): VcdValue {
@@ -107,6 +115,7 @@ export class VcdWriter {
 
   private at(timeUs: bigint): void {
     if (!this.started) throw new Error('VCD: call begin() first');
+    if (this.ended) throw new Error('VCD: the dump has ended');
     if (timeUs < this.lastTime) throw new Error(`VCD: time ${timeUs} us is before ${this.lastTime} us, already written; changes must come in time order`);
     if (timeUs === this.lastTime) return;
     this.lastTime = timeUs;

@@ -23,7 +23,7 @@ export interface ParsedVcd {
   initial: Record<string, VcdLevel>;
   /** Value changes after $dumpvars, in file order. */
   changes: Array<{ time: number; name: string; value: VcdLevel }>;
-  /** $comment blocks after the header, with the time they appear at. */
+  /** $comment blocks after the header, with the time they appear at (only after the last change). */
   notes: Array<{ time: number; text: string }>;
   /** The last #time in the file. */
   endTime: number;
@@ -92,8 +92,11 @@ export function parseVcd(text: string): ParsedVcd {
   let time = -1;
   let inDumpvars = false;
   let dumped = false;
+  let commented = false;
   while (i < tokens.length) {
     const t = tokens[i]!;
+    // libsigrok 0.5.2 (PulseView on Debian 12) stops reading at a $comment in the body
+    if (commented && t !== '$comment') fail('a $comment before value changes hides them from PulseView; put notes at the end');
     if (t.startsWith('#')) {
       if (!/^#[0-9]+$/.test(t)) fail('bad time');
       const next = Number(t.slice(1));
@@ -109,6 +112,7 @@ export function parseVcd(text: string): ParsedVcd {
       dumped = true;
       i++;
     } else if (t === '$comment') {
+      commented = true;
       i++;
       out.notes.push({ time, text: untilEnd() });
     } else if (/^[01xXzZ]/.test(t)) {

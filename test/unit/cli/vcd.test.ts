@@ -44,17 +44,31 @@ describe('VcdWriter', () => {
     expect(vcd.changes).toEqual([{ time: 10, name: 'GP3', value: '1' }, { time: 10, name: 'GP5', value: '0' }, { time: 25, name: 'GP3', value: '0' }]);
   });
 
-  it('skips changes to the value a signal already has, and writes x and comments', () => {
-    const vcd = parseVcd(dump(['A'], (w) => {
+  it('skips changes to the value a signal already has, writes x, and puts notes in one $comment after the last time', () => {
+    const text = dump(['A'], (w) => {
       w.begin([1]);
       w.change(5n, 0, 1);
-      w.comment(7n, 'lost 3 edges $end here');
+      w.note(7n, 'lost 3 edges $end here');
       w.change(7n, 0, 'x');
       w.change(9n, 0, 0);
-    }));
+      w.note(9n, 'and more');
+      w.end(12n);
+    });
+    expect(text.endsWith('#9\n0!\n#12\n$comment\n   at 7 us: lost 3 edges $ end here\n   at 9 us: and more\n$end\n')).toBe(true);
+    const vcd = parseVcd(text);
     expect(waveform(vcd, 'A')).toEqual({ initial: '1', changes: [{ time: 7, value: 'x' }, { time: 9, value: '0' }] });
     // a $end inside comment text would end the comment early; it is defused
-    expect(vcd.notes).toEqual([{ time: 7, text: 'lost 3 edges $ end here' }]);
+    expect(vcd.notes).toEqual([{ time: 12, text: 'at 7 us: lost 3 edges $ end here at 9 us: and more' }]);
+  });
+
+  it('without notes, end() writes just the final time; nothing may follow it', () => {
+    let text = '';
+    const w = new VcdWriter(header(['A']), (t) => (text += t));
+    w.begin([0]);
+    w.end(5n);
+    expect(text.endsWith('$end\n#5\n')).toBe(true);
+    expect(() => w.change(6n, 0, 1)).toThrow(/ended/);
+    expect(() => w.note(6n, 'late')).toThrow(/after end/);
   });
 
   it('refuses time going backwards, unknown signals, and changes before begin()', () => {
@@ -106,6 +120,7 @@ describe('parseVcd (the test reader) is strict', () => {
     ['no $timescale', good.replace('$timescale 1 us $end\n', ''), /no \$timescale/],
     ['a vector $var', good.replace('$var wire 1 !', '$var wire 8 !'), /\$var wire 1/],
     ['garbage in the body', `${good}hello\n`, /unexpected in the body/],
+    ['a $comment between value changes (PulseView stops reading there)', good.replace('#3\n', '$comment x $end\n#3\n'), /hides them from PulseView/],
   ])('refuses %s', (_, text, error) => {
     expect(() => parseVcd(text)).toThrow(error);
   });
@@ -137,13 +152,13 @@ describe('vcdRecorder: monitor records to a VCD', () => {
       edge(1010n, 3, 'GP3', 1, 1),
       { type: 'overflow', lost: 5, lines: [{ line: 3, name: 'GP3' }], firstUs: 1020n, lastUs: 1040n },
       edge(1050n, 3, 'GP3', 0, 7, 5),
+      { type: 'summary', stoppedBy: 'count', startUs: 1000n, endUs: 1060n, edges: 2, overflowLost: 5, lines: [] },
     ]);
     expect(waveform(vcd, 'GP3').changes).toEqual([{ time: 10, value: '1' }, { time: 20, value: 'x' }, { time: 50, value: '0' }]);
     expect(waveform(vcd, 'GP5').changes).toEqual([]);
-    expect(vcd.notes.map((n) => [n.time, n.text])).toEqual([
-      [20, expect.stringMatching(/OVERFLOW: the board lost 5 edges from 20 us to 40 us on GP3/)],
-      [50, expect.stringMatching(/5 edges lost on GP3 before this one/)],
-    ]);
+    expect(vcd.endTime).toBe(60);
+    expect(vcd.notes).toHaveLength(1);
+    expect(vcd.notes[0]!.text).toMatch(/^at 20 us: OVERFLOW: the board lost 5 edges from 20 us to 40 us on GP3 at 50 us: 5 edges lost on GP3 before this one/);
   });
 
   it('never writes time backwards, even if an overflow claims an earlier first edge', () => {

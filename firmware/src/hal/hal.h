@@ -85,8 +85,10 @@ void hal_irq_restore(uint32_t state);
 
 /* GPIO interrupt service for interrupt register `reg` (lines 8*reg .. 8*reg+7): `ints` = PROC0_INTS of
  * that register (4 bits per line; the edge bits in it have already been cleared in INTR), `gpio_in` =
- * SIO GPIO_IN read once in this service, `now` = the TIMER read once in this service. */
-void vg_gpio_service(unsigned reg, uint32_t ints, uint32_t gpio_in, uint64_t now);
+ * SIO GPIO_IN read once in this service, `now` = the TIMER read once in this service. The argument order
+ * keeps `now` in registers (r2:r3 under the AAPCS) and puts `gpio_in`, needed only when both edges of a
+ * line or a debounced edge are latched, on the stack. */
+void vg_gpio_service(uint32_t ints, unsigned reg, uint64_t now, uint32_t gpio_in);
 
 /* TIMER alarm service: run everything due at `now` and re-arm the alarm for the next deadline. */
 void vg_alarm_service(uint64_t now);

@@ -166,23 +166,24 @@ VG_TIME_CRITICAL void io_bank0_irq_handler(void)
     uint64_t now = hal_time_us();
     uint32_t ints[IO_BANK0_NUM_INT_REGS];
     uint32_t regs = inte_regs;
-    uint32_t pending = 0;
-    /* Only the registers with enabled lines (usually one): read INTS, W1C the edges at once. */
-    for (uint32_t m = regs, r = 0; m; m >>= 1, r++) {
-        if (!(m & 1u))
-            continue;
-        uint32_t v = MMIO32(IO_BANK0_PROC0_INTS(r));
-        uint32_t e = v & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
-        if (e)
-            MMIO32(IO_BANK0_INTR(r)) = e;
-        ints[r] = v;
-        if (v)
-            pending |= 1u << r;
+    /* Only the registers with enabled lines (usually one): read INTS, W1C the edges at once. Unrolled:
+     * four register tests are cheaper than a loop over them. */
+#pragma GCC unroll 4
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        ints[r] = 0;
+        if (regs & (1u << r)) {
+            uint32_t v = MMIO32(IO_BANK0_PROC0_INTS(r));
+            uint32_t e = v & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
+            if (e)
+                MMIO32(IO_BANK0_INTR(r)) = e;
+            ints[r] = v;
+        }
     }
     uint32_t in = MMIO32(SIO_GPIO_IN);
-    for (uint32_t m = pending, r = 0; m; m >>= 1, r++) {
-        if (m & 1u)
-            vg_gpio_service(r, ints[r], in, now);
+#pragma GCC unroll 4
+    for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
+        if (ints[r])
+            vg_gpio_service(ints[r], r, now, in);
     }
 }
 

@@ -264,7 +264,12 @@ static void reset_all(void)
 
 /* ---- interrupt services ------------------------------------------------------------------------------- */
 
-static void debounce_edge(unsigned n, unsigned nib, uint32_t gpio_in, uint64_t now)
+/* `bits` (a HAL_IRQ_* combination) in every nibble of an IO_BANK0 interrupt register word. */
+#define IO_NIBBLES(bits) ((uint32_t)(bits) * 0x11111111u)
+
+/* Out of line (as level_service and both_edges): keeps the ISR's common path, one plain edge, in few
+ * registers. */
+static __attribute__((noinline)) void debounce_edge(unsigned n, unsigned nib, uint32_t gpio_in, uint64_t now)
 {
     uint32_t b = 1u << n;
     uint32_t lvl;
@@ -280,7 +285,7 @@ static void debounce_edge(unsigned n, unsigned nib, uint32_t gpio_in, uint64_t n
         dl_set(n, now + L[n].debounce_us);
 }
 
-static void level_service(unsigned base, uint32_t lv, uint64_t now)
+static __attribute__((noinline)) void level_service(unsigned base, uint32_t lv, uint64_t now)
 {
     for (unsigned n = base; lv; n++, lv >>= 4) {
         unsigned nib = lv & (HAL_IRQ_LEVEL_LOW | HAL_IRQ_LEVEL_HIGH);
@@ -299,42 +304,47 @@ static void level_service(unsigned base, uint32_t lv, uint64_t now)
     }
 }
 
-VG_TIME_CRITICAL void vg_gpio_service(unsigned reg, uint32_t ints, uint32_t gpio_in, uint64_t now)
+/* Both edges latched in one service: order them so the later one matches the pin now (§4.2). */
+static __attribute__((noinline)) void both_edges(unsigned n, uint32_t gpio_in)
 {
-    unsigned base = reg * 8u;
-    uint32_t lv = ints & 0x33333333u;
+    unsigned first = (gpio_in & (1u << n)) ? VG_KIND_FALLING : VG_KIND_RISING;
+    ev_put(n, first, ++line_seq[n]);
+    ev_put(n, first == VG_KIND_RISING ? VG_KIND_FALLING : VG_KIND_RISING, ++line_seq[n]);
+}
+
+VG_TIME_CRITICAL void vg_gpio_service(uint32_t ints, unsigned reg, uint64_t now, uint32_t gpio_in)
+{
+    unsigned n = reg * 8u;
+    uint32_t lv = ints & IO_NIBBLES(HAL_IRQ_LEVEL_LOW | HAL_IRQ_LEVEL_HIGH);
     if (lv)
-        level_service(base, lv, now);
-    uint32_t e = ints & 0xccccccccu;
-    uint32_t db = m_debounce >> base;
-    unsigned n = base;
-    /* Skip idle line pairs a byte at a time (cheaper than -lgcc's ctz on the M0+). */
-    while (e && !(e & 0xffu)) {
-        e >>= 8;
-        db >>= 2;
-        n += 2;
-    }
-    for (; e; n++, e >>= 4, db >>= 1) {
+        level_service(n, lv, now);
+    uint32_t e = ints & IO_NIBBLES(HAL_IRQ_EDGE_LOW | HAL_IRQ_EDGE_HIGH);
+    if (!e)
+        return;
+    /* Every record of this service carries `now` (debounced ones get their own time later). */
+    ev_stamp(now);
+    /* Walk the pending nibbles only: idle line pairs are skipped a byte at a time and an idle line a
+     * nibble at a time (cheaper than -lgcc's ctz on the M0+); little is kept in registers across
+     * iterations, so the common single edge needs no spills. */
+    do {
+        while (!(e & 0xffu)) {
+            e >>= 8;
+            n += 2u;
+        }
+        if (!(e & 0xfu)) {
+            e >>= 4;
+            n++;
+        }
         unsigned nib = e & (HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW);
-        if (!nib)
-            continue;
-        if (db & 1u) {
+        if (m_debounce & (1u << n))
             debounce_edge(n, nib, gpio_in, now);
-            continue;
-        }
-        if (nib == (HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW)) {
-            /* Both latched in one service: order them so the later one matches the pin now (§4.2). */
-            if (gpio_in & (1u << n)) {
-                ev_push(n, VG_KIND_FALLING, ++line_seq[n], now);
-                ev_push(n, VG_KIND_RISING, ++line_seq[n], now);
-            } else {
-                ev_push(n, VG_KIND_RISING, ++line_seq[n], now);
-                ev_push(n, VG_KIND_FALLING, ++line_seq[n], now);
-            }
-        } else {
-            ev_push(n, nib == HAL_IRQ_EDGE_HIGH ? VG_KIND_RISING : VG_KIND_FALLING, ++line_seq[n], now);
-        }
-    }
+        else if (nib == (HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW))
+            both_edges(n, gpio_in);
+        else
+            ev_put(n, nib == HAL_IRQ_EDGE_HIGH ? VG_KIND_RISING : VG_KIND_FALLING, ++line_seq[n]);
+        e >>= 4;
+        n++;
+    } while (e);
 }
 
 static void pulse_end(unsigned n)

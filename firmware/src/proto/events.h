@@ -21,17 +21,30 @@
 
 typedef struct {
     uint64_t time;
-    uint8_t line;
-    uint8_t kind;               /* VG_KIND_RISING / VG_KIND_FALLING, or EV_MARK_* */
-    uint16_t seq;
+    union {
+        struct {
+            uint8_t line;
+            uint8_t kind;       /* VG_KIND_RISING / VG_KIND_FALLING, or EV_MARK_* */
+            uint16_t seq;
+        };
+        uint32_t id;            /* the three above as one word: the producer writes them with one store */
+    };
     uint32_t aux;               /* markers: lost count / lines mask */
 } ev_rec_t;
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ev_rec_id() assumes little-endian (RP2040, x86)");
+static inline uint32_t ev_rec_id(unsigned line, unsigned kind, unsigned seq)
+{
+    return (line & 0xffu) | (kind & 0xffu) << 8 | (uint32_t)(seq & 0xffffu) << 16;
+}
 
 #define EV_MARK_A   0x80u       /* OVERFLOW marker, first slot: time = first_us, aux = lost */
 #define EV_MARK_B   0x81u       /* second slot: time = last_us, aux = lines */
 
+/* The indices and the accumulator come first: the ISR's loads and stores of them then use immediate
+ * offsets from one base register (Thumb-1 reaches 124 bytes), not a second address behind 4 KiB of
+ * records. */
 typedef struct {
-    ev_rec_t rec[VG_EVENT_CAPACITY];
     volatile uint32_t head;     /* free-running, written by the producer */
     volatile uint32_t tail;     /* free-running, written by the consumer */
     uint64_t last_time;         /* producer: time of the last record pushed or dropped */
@@ -39,6 +52,7 @@ typedef struct {
     uint32_t ovf_lines;
     uint64_t ovf_first;
     uint64_t ovf_last;
+    ev_rec_t rec[VG_EVENT_CAPACITY];
 } evring_t;
 
 extern evring_t g_ev;
@@ -70,6 +84,32 @@ static inline void ev_push(unsigned line, unsigned kind, unsigned seq, uint64_t 
     e->line = (uint8_t)line;
     e->kind = (uint8_t)kind;
     e->seq = (uint16_t)seq;
+    VG_BARRIER();
+    r->head = head + 1u;
+}
+
+/* Producer, the GPIO service's form: ev_stamp() once per service clamps its timestamp and makes it
+ * last_time, then ev_put() per record copies last_time (so the loop holds no 64-bit value in registers
+ * and does no per-record 64-bit compare, as ev_push does). */
+static inline void ev_stamp(uint64_t t)
+{
+    evring_t *r = &g_ev;
+    if (t < r->last_time)
+        t = r->last_time;
+    r->last_time = t;
+}
+
+static inline void ev_put(unsigned line, unsigned kind, unsigned seq)
+{
+    evring_t *r = &g_ev;
+    uint32_t head = r->head;
+    if (r->ovf_lost != 0 || head - r->tail >= VG_EVENT_CAPACITY) {
+        ev_push_slow(line, kind, seq, r->last_time);
+        return;
+    }
+    ev_rec_t *e = &r->rec[head & EV_MASK];
+    e->time = r->last_time;
+    e->id = ev_rec_id(line, kind, seq);
     VG_BARRIER();
     r->head = head + 1u;
 }

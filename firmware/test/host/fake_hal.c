@@ -72,7 +72,7 @@ static void deliver(void)
             uint32_t in = hal_gpio_in();
             for (unsigned r = 0; r < 4; r++)
                 if (ints[r])
-                    vg_gpio_service(r, ints[r], in, fk.now);
+                    vg_gpio_service(ints[r], r, fk.now, in);
             fk.in_isr = false;
             continue;
         }

@@ -15,10 +15,12 @@ export interface GpioQueueCounters {
   badChains: number;
   /** Times a queue stopped because its ring was corrupt. */
   brokenQueues: number;
+  /** Notifications the frontend could not be sent (its call fd is dead: the VMM died; the disconnect follows). */
+  failedNotifications: number;
 }
 
 export class GpioVirtqueues {
-  readonly counters: GpioQueueCounters = { requests: 0, events: 0, badChains: 0, brokenQueues: 0 };
+  readonly counters: GpioQueueCounters = { requests: 0, events: 0, badChains: 0, brokenQueues: 0, failedNotifications: 0 };
   private readonly queues: [SplitQueue | undefined, SplitQueue | undefined] = [undefined, undefined];
   private readonly notifyPending = [false, false];
   /** A kick ran out of budget and continues in a later turn of the event loop. */
@@ -137,7 +139,17 @@ export class GpioVirtqueues {
     this.notifyPending[index] = true;
     queueMicrotask(() => {
       this.notifyPending[index] = false;
-      if (this.queues[index] === queue && queue.needsNotification()) this.notify(index);
+      if (this.queues[index] !== queue || !queue.needsNotification()) return;
+      try {
+        this.notify(index);
+      } catch (error) {
+        // A VMM killed mid-session closes its call fds before the daemon sees the socket close (a UML
+        // socketpair then fails with EPIPE). Nothing is waiting for the notification any more; it must
+        // not take the daemon down.
+        if (this.counters.failedNotifications++ === 0 || this.counters.failedNotifications % 1000 === 0) {
+          this.log(`virtio-gpio: notifying the frontend on queue ${index} failed (${(error as Error).message}); it has probably gone (${this.counters.failedNotifications} so far)`);
+        }
+      }
     });
   }
 }

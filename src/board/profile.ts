@@ -18,7 +18,12 @@ export interface LineProfile {
   reserved: string | undefined;
   /** Physical pin on the board's header, where the profile says. */
   header: number | undefined;
+  /** Where the line goes when its guest lets go, the daemon stops or the host goes silent (failsafe). */
+  safe: SafeState;
 }
+
+export type SafeState = 'off' | 'low' | 'high';
+const SAFE_STATES: readonly SafeState[] = ['off', 'low', 'high'];
 
 export interface BoardProfile {
   id: string;
@@ -32,7 +37,7 @@ export interface BoardProfile {
 
 const BIASES: readonly LineBias[] = ['none', 'pull-up', 'pull-down', 'bus-keeper'];
 const DRIVES: readonly LineDrive[] = ['push-pull', 'open-drain', 'open-source'];
-const LINE_KEYS = new Set(['name', 'bias', 'idleBias', 'drive', 'debounceUs', 'reserved', 'header', 'note']);
+const LINE_KEYS = new Set(['name', 'bias', 'idleBias', 'drive', 'debounceUs', 'safe', 'reserved', 'header', 'note']);
 const TOP_KEYS = new Set(['id', 'name', 'description', 'numLines', 'defaults', 'lines']);
 const MAX_NAME = 31;
 
@@ -69,6 +74,7 @@ export function parseProfile(json: unknown, source: string): BoardProfile {
     idleBias: oneOf(defaultsJson['idleBias'] ?? 'pull-down', BIASES, 'defaults.idleBias'),
     drive: oneOf(defaultsJson['drive'] ?? 'push-pull', DRIVES, 'defaults.drive'),
     debounceUs: debounce(defaultsJson['debounceUs'] ?? 0, 'defaults.debounceUs'),
+    safe: oneOf(defaultsJson['safe'] ?? 'off', SAFE_STATES, 'defaults.safe'),
   };
 
   const linesJson = json['lines'] ?? {};
@@ -100,6 +106,7 @@ export function parseProfile(json: unknown, source: string): BoardProfile {
       debounceUs: debounce(entry['debounceUs'] ?? defaults.debounceUs, `${at}.debounceUs`),
       reserved: reserved as string | undefined,
       header: header as number | undefined,
+      safe: oneOf(entry['safe'] ?? defaults.safe, SAFE_STATES, `${at}.safe`),
     });
   }
   return { id, name, description, numLines: n, lines, reservedLines: lines.filter((l) => l.reserved !== undefined).map((l) => l.line), source };

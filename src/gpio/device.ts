@@ -29,7 +29,14 @@ export interface GpioLineProfile {
   idleBias?: LineBias;
   drive?: LineDrive;
   debounceUs?: number;
+  /** Why the line is reserved, when it is: the guest may never configure or drive it. */
+  reserved?: string | undefined;
+  /** What the line becomes when the guest lets go of it, the daemon stops, or the host goes silent
+   *  (the board's failsafe): 'off' (released, high impedance), or driven 'low' or 'high'. Default 'off'. */
+  safe?: SafeState;
 }
+
+export type SafeState = 'off' | 'low' | 'high';
 
 export interface GpioDeviceOptions {
   /** Per-line profile, indexed by line; lines past its end use the defaults. */
@@ -57,6 +64,8 @@ interface LineModel {
   latched: boolean;
   /** Tail of this line's request chain: requests for one line run in order. */
   tail: Promise<unknown>;
+  /** The guest that made this model is gone: requests still queued on it must not touch the board. */
+  retired: boolean;
 }
 
 export interface GpioDeviceCounters {
@@ -96,7 +105,7 @@ export class VirtioGpioDevice extends EventEmitter {
   }
 
   private static idleLine(): LineModel {
-    return { direction: VirtioDirection.NONE, value: 0, irqType: IrqType.NONE, held: undefined, latched: false, tail: Promise.resolve() };
+    return { direction: VirtioDirection.NONE, value: 0, irqType: IrqType.NONE, held: undefined, latched: false, tail: Promise.resolve(), retired: false };
   }
 
   private static namesBlock(ngpio: number, profiles: readonly GpioLineProfile[]): Buffer {
@@ -123,6 +132,19 @@ export class VirtioGpioDevice extends EventEmitter {
     return this.profiles[line] ?? {};
   }
 
+  /** Why `line` is reserved (by the profile or the board's firmware), or undefined when it is not. */
+  reservedWhy(line: number): string | undefined {
+    return this.profile(line).reserved ?? (this.board.info.reservedLines.includes(line) ? 'reserved by the board firmware' : undefined);
+  }
+
+  /** The board settings of a line's safe state (see GpioLineProfile.safe). */
+  safeSettings(gpio: number): LineSettings {
+    const profile = this.profile(gpio);
+    const safe = profile.safe ?? 'off';
+    if (safe === 'off') return { direction: 'off', bias: profile.idleBias ?? 'pull-down' };
+    return { direction: 'output', value: safe === 'high' ? 1 : 0, drive: profile.drive ?? 'push-pull' };
+  }
+
   // ---- requestq (§5.18.6.2) ---------------------------------------------------------------------
 
   /**
@@ -138,7 +160,11 @@ export class VirtioGpioDevice extends EventEmitter {
     const line = this.lines[gpio];
     if (line === undefined) return Promise.resolve(this.fail(`request type 0x${type.toString(16)} for line ${gpio}: the device has lines 0 to ${this.ngpio - 1}`));
     // Messages for one line are processed in order; different lines run concurrently.
-    const result = line.tail.then(() => this.withTimeout(this.lineRequest(line, gpio, type, value), type, gpio));
+    const result = line.tail.then(() =>
+      line.retired
+        ? this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the guest that sent it has gone; not applied`)
+        : this.withTimeout(this.lineRequest(line, gpio, type, value), type, gpio),
+    );
     line.tail = result;
     return result;
   }
@@ -165,6 +191,10 @@ export class VirtioGpioDevice extends EventEmitter {
   }
 
   private async lineRequest(line: LineModel, gpio: number, type: number, value: number): Promise<Buffer> {
+    const reserved = this.reservedWhy(gpio);
+    if (reserved !== undefined && (type === Msg.SET_VALUE || type === Msg.SET_IRQ_TYPE || (type === Msg.SET_DIRECTION && value !== VirtioDirection.NONE))) {
+      return this.fail(`request type 0x${type.toString(16)} on line ${gpio} refused: line ${gpio} is reserved (${reserved}); pick another line`);
+    }
     try {
       switch (type) {
         case Msg.GET_DIRECTION:
@@ -217,7 +247,8 @@ export class VirtioGpioDevice extends EventEmitter {
         line.direction = VirtioDirection.IN;
         return this.ok();
       case VirtioDirection.NONE: {
-        await this.board.configure([gpio], { direction: 'off', bias: profile.idleBias ?? 'pull-down' });
+        // A reserved line is never configured, so there is nothing to release.
+        if (this.reservedWhy(gpio) === undefined) await this.board.configure([gpio], this.safeSettings(gpio));
         // Deactivating a line discards every bit of state kept for it, its interrupt included.
         const { tail } = line;
         this.disableIrq(line);
@@ -334,27 +365,60 @@ export class VirtioGpioDevice extends EventEmitter {
 
   /**
    * The driver is gone (frontend disconnect or device reset): held buffers belong to the old rings and are
-   * dropped without completion, every line the guest used is released on the board.
+   * dropped without completion, every line the guest used is put in its safe state on the board. Requests
+   * of the old guest that are still queued are answered ERR without touching the board; one already at
+   * the board finishes first, and its line is released after it (else a SET_DIRECTION(out) landing after
+   * the release would leave the line driven with nobody owning it).
    */
   async reset(): Promise<void> {
-    const used: number[] = [];
-    this.lines.forEach((line, gpio) => {
-      if (line.direction !== VirtioDirection.NONE) used.push(gpio);
-    });
     this.irqEnabled = false;
-    // Every release is sent now, in line order; the new driver's first request for a line waits for it,
-    // so a release can never land after the new guest configured the line.
-    const released = Promise.all(
-      used.map((gpio) =>
-        this.board.configure([gpio], { direction: 'off', bias: this.profile(gpio).idleBias ?? 'pull-down' }).catch((error: Error) =>
-          this.log(`virtio-gpio: releasing line ${gpio} failed: ${error.message}`),
-        ),
-      ),
-    ).then(() => undefined);
-    this.lines.forEach((_, gpio) => {
-      this.lines[gpio] = { ...VirtioGpioDevice.idleLine(), tail: released };
+    const old = this.lines.slice();
+    // Each release waits for its line's old requests; the new driver's first request for the line waits
+    // for the release, so a release can never land after the new guest configured the line.
+    const released = old.map((line, gpio) => {
+      line.retired = true;
+      return line.tail.then(async () => {
+        if (line.direction === VirtioDirection.NONE) return;
+        try {
+          await this.board.configure([gpio], this.safeSettings(gpio));
+        } catch (error) {
+          this.log(`virtio-gpio: releasing line ${gpio} failed: ${(error as Error).message}`);
+        }
+      });
     });
-    await released;
+    this.lines.forEach((_, gpio) => {
+      this.lines[gpio] = { ...VirtioGpioDevice.idleLine(), tail: released[gpio]! };
+    });
+    await Promise.all(released);
+  }
+
+  /**
+   * The board's failsafe put `lines` in their safe states while the host was silent; the guest does not
+   * know and still owns them. Configures them again as the guest left them (in each line's request
+   * order) and resolves with the lines re-applied.
+   */
+  async reapply(lines: readonly number[]): Promise<number[]> {
+    const done = lines.map((gpio) => {
+      const line = this.lines[gpio];
+      if (!line || line.direction === VirtioDirection.NONE) return Promise.resolve(undefined);
+      const work = line.tail.then(async () => {
+        if (line.retired || line.direction === VirtioDirection.NONE) return undefined;
+        try {
+          if (line.direction === VirtioDirection.OUT) {
+            await this.board.configure([gpio], { direction: 'output', value: line.value, drive: this.profile(gpio).drive ?? 'push-pull' });
+          } else {
+            await this.board.configure([gpio], this.inputSettings(line, gpio));
+          }
+          return gpio;
+        } catch (error) {
+          this.log(`virtio-gpio: re-applying line ${gpio} after the failsafe failed: ${(error as Error).message}`);
+          return undefined;
+        }
+      });
+      line.tail = work;
+      return work;
+    });
+    return (await Promise.all(done)).filter((g): g is number => g !== undefined);
   }
 
   /** Stops listening to the board. */

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { openBoard } from '../board/open.js';
 import { findBoardPath } from '../board/discovery.js';
@@ -13,6 +14,8 @@ import type { LinkBoard } from '../board/link-board.js';
 import { VirtioGpioDevice } from '../gpio/device.js';
 import { GpioVhostDevice } from '../gpio/vhost-device.js';
 import { VhostUserServer } from '../vhost/server.js';
+import { DEFAULT_FAILSAFE_TIMEOUT_MS, failsafePlan, FailsafeKeeper } from '../gpio/failsafe.js';
+import type { Board } from '../board/types.js';
 
 export interface ServeOptions {
   socket: string;
@@ -21,9 +24,23 @@ export interface ServeOptions {
   profile?: string;
   socketMode: number;
   socketGroup?: string;
+  /** Host silence (ms) after which the board puts the lines in their safe states; 0: no failsafe. */
+  failsafeMs?: number;
 }
 
-const log = (message: string) => process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+/** What a running daemon is made of, in the order shutdown takes it apart. */
+export interface DaemonParts {
+  server: VhostUserServer;
+  keeper: FailsafeKeeper | undefined;
+  gpio: VirtioGpioDevice;
+  board: Board;
+}
+
+/** Bound on a clean shutdown: every step is already bounded by the link's request timeout, this is the backstop. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+const logToStderr = (message: string) => void process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+const log = logToStderr;
 
 export function qemuCommandLine(socket: string): string {
   return [
@@ -80,27 +97,110 @@ export async function serve(options: ServeOptions): Promise<void> {
     log,
   });
   board.on('close', (reason) => log(`board: the link closed (${reason}); guest requests are answered with errors`));
-  await server.listen();
+  let keeper: FailsafeKeeper | undefined;
+  try {
+    keeper = await armFailsafe(board, gpio, profile, options.failsafeMs ?? DEFAULT_FAILSAFE_TIMEOUT_MS);
+    await server.listen();
+  } catch (error) {
+    // Nothing may keep the process alive after a failed start (the heartbeat timer, the emulator worker).
+    await keeper?.stop();
+    gpio.close();
+    await board.close();
+    throw error;
+  }
 
   process.stdout.write(`vgpio serve: vhost-user virtio-gpio on ${socket}\n\nQEMU:\n${qemuCommandLine(socket)}\n\nUser-Mode Linux:\n${umlCommandLine(socket)}\n\n`);
 
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
+  await untilSignal(
+    async (signal) => {
       log(`${signal}: releasing lines and shutting down`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      void (async () => {
-        await server.close(); // disconnects the frontend: the device releases every line the guest used
-        gpio.close();
-        await board.close();
-        done();
-      })();
+      await shutdown({ server, keeper, gpio, board });
+      log(`${signal}: stopped; lines in their safe states, ${socket} removed`);
+    },
+    () => rmSync(socket, { force: true }),
+  );
+}
+
+/** Arms the board's host-silence failsafe with the profile's safe states, when the board has one. */
+export async function armFailsafe(board: Board, gpio: VirtioGpioDevice, profile: BoardProfile, timeoutMs: number, log: (message: string) => void = logToStderr): Promise<FailsafeKeeper | undefined> {
+  if (timeoutMs === 0) {
+    log('failsafe: off (--failsafe-ms 0): if vgpio stops, the lines keep their levels');
+    return undefined;
+  }
+  if (!board.info.capabilities.includes('failsafe')) {
+    log('failsafe: this board has none: if vgpio stops, the lines keep their levels');
+    return undefined;
+  }
+  const keeper = new FailsafeKeeper(board, failsafePlan(profile.lines, profile.numLines, board.info.reservedLines, timeoutMs), {
+    log,
+    onTrip: async (event) => {
+      const lines = [...event.driven.map((d) => d.line), ...event.released];
+      const reapplied = await gpio.reapply(lines);
+      log(`failsafe: re-applied the guest's configuration of lines ${reapplied.join(', ') || '(none in use)'}`);
+    },
+  });
+  await keeper.start();
+  return keeper;
+}
+
+/**
+ * Takes the daemon down: disconnects the frontend (the device model puts every line the guest used in its
+ * safe state), stops the heartbeats and disarms the failsafe, closes the board; the socket file is removed.
+ */
+export async function shutdown({ server, keeper, gpio, board }: DaemonParts): Promise<void> {
+  await server.close();
+  await keeper?.stop();
+  gpio.close();
+  await board.close();
+}
+
+/**
+ * Runs `stop` on the first SIGINT or SIGTERM and resolves when it is done. A second signal while it runs,
+ * or a stop that overruns SHUTDOWN_DEADLINE_MS, exits at once with code 1 (the board's failsafe still
+ * puts the lines in their safe states), so a stuck shutdown never hangs whoever is stopping vgpio.
+ */
+export function untilSignal(stop: (signal: string) => Promise<void>, beforeForcedExit: () => void = () => {}, deadlineMs = SHUTDOWN_DEADLINE_MS): Promise<void> {
+  return new Promise<void>((done, fail) => {
+    let stopping: string | undefined;
+    const onSignal = (signal: string) => {
+      if (stopping !== undefined) {
+        log(`${signal} during shutdown (after ${stopping}): exiting now without waiting for the board`);
+        beforeForcedExit();
+        process.exit(1);
+      }
+      stopping = signal;
+      const deadline = setTimeout(() => {
+        log(`${signal}: shutdown did not finish within ${deadlineMs} ms; exiting now`);
+        beforeForcedExit();
+        process.exit(1);
+      }, deadlineMs);
+      deadline.unref();
+      stop(signal).then(
+        () => {
+          clearTimeout(deadline);
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          done();
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          fail(error);
+        },
+      );
     };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
+    const onInt = () => onSignal('SIGINT');
+    const onTerm = () => onSignal('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
+}
+
+function parseFailsafe(value: string): number {
+  const ms = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (ms !== 0 && !(ms >= 10 && ms <= 600_000)) throw new InvalidArgumentError('give milliseconds from 10 to 600000, or 0 to turn the failsafe off');
+  return ms;
 }
 
 function parseMode(value: string): number {
@@ -117,6 +217,7 @@ export function serveCommand(): Command {
     .addOption(new Option('-p, --profile <name|file>', 'board profile (hw/boards); default from the board: pico or rp2040'))
     .addOption(new Option('--socket-mode <octal>', 'permissions of the socket').default(0o600, '600').argParser(parseMode))
     .addOption(new Option('--socket-group <group>', 'group owning the socket (use with --socket-mode 660)'))
+    .addOption(new Option('--failsafe-ms <ms>', 'host silence after which the board puts the lines in their profile\'s safe states (10 to 600000; 0: off)').default(DEFAULT_FAILSAFE_TIMEOUT_MS).argParser(parseFailsafe))
     .action(async (options: ServeOptions) => {
       await serve(options);
     });

@@ -18,6 +18,7 @@ const LINK_TIMEOUT_MS = 250;
 const ROUNDS = 40;
 const READS_PER_ROUND = 6;
 const INPUTS = [26, 27];
+const EDGE_LINE = 28;
 
 const record = new ReliabilityRecord('faults:board-link-noise');
 const tally = new GuestTally();
@@ -45,6 +46,18 @@ describe('corrupted, truncated and dropped bytes on the serial link', () => {
       expect((await tally.track(f.request(Msg.SET_DIRECTION, line, VirtioDirection.IN))).output).toEqual(Buffer.from([MsgStatus.OK, 0]));
     }
 
+    // GP28 (unwired) watched for edges by the board itself, toggled once per round from outside.
+    await board.configure([EDGE_LINE], { direction: 'input', edge: 'both' });
+    const edges: number[] = [];
+    board.on('event', (e) => {
+      if (e.type === 'edge' && e.line === EDGE_LINE) edges.push(e.lineSeq);
+    });
+    let edgeLevel: 0 | 1 = 0;
+    await pins.drive(EDGE_LINE, 0);
+    await board.ping(); // any edge from settling the pin has arrived before this reply
+    const baseline = edges[edges.length - 1] ?? 0; // line_seq counts from 1 after boot (PROTOCOL.md 4.2)
+    edges.length = 0;
+
     cable.rates = { corrupt: 0.004, drop: 0.002, truncate: 0.01 };
     const random = prng(SEED ^ 0xa5a5);
     let ok = 0;
@@ -54,6 +67,8 @@ describe('corrupted, truncated and dropped bytes on the serial link', () => {
       const levels = INPUTS.map(() => (random() < 0.5 ? 0 : 1) as 0 | 1);
       // Outside the chip, not over the link: when drive() resolves the pins have these levels.
       for (const [i, line] of INPUTS.entries()) await pins.drive(line, levels[i]!);
+      edgeLevel = edgeLevel ? 0 : 1;
+      await pins.drive(EDGE_LINE, edgeLevel);
       const reads = Array.from({ length: READS_PER_ROUND }, (_, i) => {
         const at = i % INPUTS.length;
         return tally.track(f.request(Msg.GET_VALUE, INPUTS[at]!)).then(({ len, output }) => ({ line: INPUTS[at]!, want: levels[at]!, len, output }));
@@ -90,5 +105,20 @@ describe('corrupted, truncated and dropped bytes on the serial link', () => {
     const after = await Promise.all(Array.from({ length: 20 }, (_, i) => tally.track(f.request(Msg.GET_VALUE, INPUTS[i % 2]!))));
     expect(after.map((r) => r.output.toString('hex'))).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? '0001' : '0000')));
     expect(board.counters).toMatchObject({ timeouts: c.timeouts, crcErrors: c.crcErrors, framingErrors: c.framingErrors });
+
+    // Edges: one more, noise-free, marks the end. Every edge driven was either delivered or shows as a
+    // gap in line_seq (its event frame was damaged, and counted); none vanished without a trace.
+    edgeLevel = edgeLevel ? 0 : 1;
+    await pins.drive(EDGE_LINE, edgeLevel);
+    const driven = ROUNDS + 1;
+    const deadline = Date.now() + 5000;
+    while ((edges[edges.length - 1] ?? 0) - baseline < driven && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const accounted = (edges[edges.length - 1] ?? baseline) - baseline;
+    console.log(`link noise: GP${EDGE_LINE}: ${driven} edges driven, ${edges.length} delivered, ${accounted - edges.length} shown as line_seq gaps; ${board.counters.lostEventFrames} event frames lost`);
+    expect(new Set(edges).size).toBe(edges.length);
+    expect(edges.every((seq) => seq > baseline && seq <= baseline + driven)).toBe(true);
+    expect(accounted).toBe(driven);
+    if (edges.length < driven) expect(board.counters.lostEventFrames).toBeGreaterThan(0);
+    record.add({ dataLost: driven - accounted });
   });
 });

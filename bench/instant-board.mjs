@@ -13,6 +13,13 @@ const {
   REPLY_BIT, Status, MAX_EDGES_PER_FRAME,
 } = linkLib;
 
+/** What the kernel buffers between a real board and the daemon while the daemon is not reading: the
+ *  N_TTY read buffer, 4 KiB (the tty flip buffers in front of it hold more). An edge costs 8 bytes of
+ *  record plus its share of a 31-record EDGES frame's header, CRC and SLIP ENDs. */
+const WIRE_BUFFER_BYTES = 4096;
+const WIRE_BYTES_PER_EDGE = (4 + 8 + 31 * 8 + 4 + 2) / 31;
+export const WIRE_BUFFER_EDGES = Math.floor(WIRE_BUFFER_BYTES / WIRE_BYTES_PER_EDGE);
+
 const SLIP_END = 0xc0;
 const SLIP_ESC = 0xdb;
 const SLIP_ESC_END = 0xdc;
@@ -156,11 +163,13 @@ export class InstantBoard {
 
   /**
    * Generates edges on `lines` (round robin, alternating rising and falling per line) at `rate` per second
-   * of wall time for `durationMs`. Every tick (setInterval, ~1 ms) the edges due since the last one enter
-   * the event buffer, of which at most `eventCapacity` fit (the rest are dropped and counted); the buffer
-   * then drains as EDGES frames of up to 31 records, followed by an OVERFLOW for what was dropped. A
-   * tick delayed because the host keeps the event loop busy therefore brings a burst, and a burst larger
-   * than the buffer is loss: reported, never silent. Resolves when generation ends.
+   * of wall time for `durationMs`. Every tick (setInterval, ~1 ms) the edges due since the last one are
+   * produced; at most `eventCapacity` + WIRE_BUFFER_EDGES of them fit (the device's event buffer plus
+   * what the kernel's tty buffer holds while the daemon is not reading), the rest are dropped and
+   * counted; they go out as EDGES frames of up to 31 records, followed by an OVERFLOW for what was
+   * dropped. A tick delayed because the daemon's event loop was busy, or the daemon was not scheduled,
+   * therefore brings a burst, and a burst larger than the buffers is loss: reported, never silent.
+   * Resolves when generation ends.
    */
   generateEdges({ lines, rate, durationMs }) {
     const lineSeq = new Map(lines.map((l) => [l, 0]));
@@ -179,7 +188,7 @@ export class InstantBoard {
           const line = lines[(generated + i) % lines.length];
           const seq = lineSeq.get(line) + 1;
           lineSeq.set(line, seq);
-          if (records.length < this.eventCapacity) {
+          if (records.length < this.eventCapacity + WIRE_BUFFER_EDGES) {
             // A rising edge for odd sequence numbers, falling for even: levels alternate on each line.
             records.push({ line, kind: seq & 1 ? 1 : 2, lineSeq: seq & 0xffff, timeUs: baseUs });
           } else {

@@ -95,15 +95,29 @@ async function linkEvents(scale) {
   let events = 0;
   let edges = 0;
   link.on('event', (e) => { events++; if (e.name === 'EDGES') edges += e.body.edges.length; });
-  const enc = L.createSlipEncoder();
-  const chunks = [];
-  enc.on('data', (b) => chunks.push(b));
   const FRAMES = 256;
-  for (let i = 0; i < FRAMES; i++) enc.write(L.encodeFrame(L.EventType.EDGES, i, L.encodeEvent('EDGES', edgesBody(L.MAX_EDGES_PER_FRAME))));
-  const wire = Buffer.concat(chunks);
+  const body = L.encodeEvent('EDGES', edgesBody(L.MAX_EDGES_PER_FRAME));
+  // Event sequence numbers must run on across batches (a gap counts as lost frames): 256 batches of 256
+  // frames cover the 16-bit space; all are encoded up front, outside the timed part.
+  const wires = new Map();
+  let batchNo = 0;
+  const wireFor = (n) => {
+    if (!wires.has(n)) {
+      const chunks = [];
+      const enc = L.createSlipEncoder();
+      enc.on('data', (b) => chunks.push(b));
+      for (let i = 0; i < FRAMES; i++) enc.write(L.encodeFrame(L.EventType.EDGES, n * FRAMES + i, body));
+      wires.set(n, Buffer.concat(chunks));
+    }
+    return wires.get(n);
+  };
+  for (let n = 0; n < 256; n++) wireFor(n);
+  let wire = wireFor(0);
   // The duplex delivers on a later tick: write one batch, let it drain, count.
   const batch = async () => {
     const before = events;
+    wire = wireFor(batchNo);
+    batchNo = (batchNo + 1) % 256;
     dev.write(wire);
     while (events - before < FRAMES) await new Promise(setImmediate);
   };

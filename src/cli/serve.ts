@@ -7,10 +7,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { openBoard } from '../board/open.js';
-import { findBoardPath } from '../board/discovery.js';
+import { openReconnectingBoard } from '../board/hotplug.js';
 import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
-import type { LinkBoard } from '../board/link-board.js';
 import { VirtioGpioDevice } from '../gpio/device.js';
 import { GpioVhostDevice } from '../gpio/vhost-device.js';
 import { VhostUserServer } from '../vhost/server.js';
@@ -64,18 +62,10 @@ function groupId(group: string): number {
   }
 }
 
-async function openChosenBoard(choice: string, jig: string): Promise<{ board: LinkBoard; what: string }> {
-  const path = choice === 'emulator' ? undefined : await findBoardPath(choice);
-  if (path === undefined) {
-    const board = await openBoard({ emulator: true, jig });
-    return { board, what: `the emulated board (firmware/dist in rp2040js, jig "${jig}")${choice === 'auto' ? '; no vgpio board is attached' : ''}` };
-  }
-  return { board: await openBoard({ path }), what: `the board on ${path}` };
-}
-
 export async function serve(options: ServeOptions): Promise<void> {
   const socket = resolve(options.socket);
-  const { board, what } = await openChosenBoard(options.board, options.jig);
+  // Survives unplug and replug: requests fail fast while the board is away, its lines come back on replug.
+  const { board, what } = await openReconnectingBoard({ choice: options.board, jig: options.jig, log });
   const info = board.info;
   log(`board: ${what}: ${info.boardName}, serial ${info.serial}, firmware ${info.firmwareVersion}, ${info.numLines} lines`);
   let profile: BoardProfile;
@@ -96,7 +86,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     ...(options.socketGroup !== undefined ? { gid: groupId(options.socketGroup) } : {}),
     log,
   });
-  board.on('close', (reason) => log(`board: the link closed (${reason}); guest requests are answered with errors`));
+  board.on('disconnected', () => log('board: guest requests that need the board are answered with errors meanwhile; interrupts the guest queued stay queued'));
+  board.on('reconnected', () => log('board: guest requests reach the board again'));
   let keeper: FailsafeKeeper | undefined;
   try {
     keeper = await armFailsafe(board, gpio, profile, options.failsafeMs ?? DEFAULT_FAILSAFE_TIMEOUT_MS);
@@ -134,7 +125,7 @@ export async function armFailsafe(board: Board, gpio: VirtioGpioDevice, profile:
   const keeper = new FailsafeKeeper(board, failsafePlan(profile.lines, profile.numLines, board.info.reservedLines, timeoutMs), {
     log,
     onTrip: async (event) => {
-      const lines = [...event.driven.map((d) => d.line), ...event.released];
+      const lines = [...event.driven.map((d) => d.line), ...event.released].sort((a, b) => a - b);
       const reapplied = await gpio.reapply(lines);
       log(`failsafe: re-applied the guest's configuration of lines ${reapplied.join(', ') || '(none in use)'}`);
     },

@@ -83,8 +83,9 @@ export class FailsafeKeeper {
   /** Arms the failsafe and starts the heartbeats. */
   async start(): Promise<void> {
     await this.board.failsafe(this.plan);
+    this.board.off('event', this.onEvent);
     this.board.on('event', this.onEvent);
-    this.timer = setInterval(() => this.beat(), this.heartbeatMs);
+    this.startHeartbeats();
     const driven = Object.entries(this.plan.drive ?? {}).map(([line, value]) => `${line}=${value}`);
     this.log(
       `failsafe: armed, ${this.plan.timeoutMs} ms of host silence puts the lines in their safe states ` +
@@ -137,6 +138,12 @@ export class FailsafeKeeper {
     } catch (error) {
       this.log(`failsafe: re-applying the lines after the trip failed: ${(error as Error).message}`);
     }
+  }
+
+  /** (Re)starts the heartbeats. */
+  startHeartbeats(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.beat(), this.heartbeatMs);
   }
 
   /** Stops the heartbeats, the failsafe stays armed (the board trips once the timeout passes). */

@@ -41,26 +41,34 @@ export class PacketLengthGuard extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const kept = Buffer.allocUnsafe(chunk.length + 1);
     let n = 0;
+    const keep = (byte: number): void => {
+      if (this.run < this.limit) {
+        this.run++;
+        kept[n++] = byte;
+      } else this.dropped++;
+    };
     for (const byte of chunk) {
       if (this.escPending) {
         this.escPending = false;
-        if (byte === SLIP_END) this.dropped++;
-        else if (this.run < this.limit) {
-          this.run++;
-          kept[n++] = SLIP_ESC;
-        } else this.dropped++;
+        if (byte !== SLIP_END) {
+          // The decoder takes the byte after an ESC as data whatever it is (escaped, or literal after an
+          // invalid escape), so that byte never starts another escape: ESC ESC END must still end.
+          // Kept or dropped as a pair: a lone ESC kept before the limit would pair with the next END.
+          if (this.run + 2 <= this.limit) {
+            this.run += 2;
+            kept[n++] = SLIP_ESC;
+            kept[n++] = byte;
+          } else this.dropped += 2;
+          continue;
+        }
+        this.dropped++;
       }
       if (byte === SLIP_END) {
         this.run = 0;
         kept[n++] = byte;
       } else if (byte === SLIP_ESC) {
         this.escPending = true;
-      } else if (this.run < this.limit) {
-        this.run++;
-        kept[n++] = byte;
-      } else {
-        this.dropped++;
-      }
+      } else keep(byte);
     }
     done(null, kept.subarray(0, n));
   }

@@ -52,7 +52,7 @@ export async function openReconnectingBoard(options: OpenReconnectingOptions): P
   const watcher = options.watcher === undefined ? await usbHotplugWatcher(log) : options.watcher ?? undefined;
   const board = await ReconnectingBoard.open({
     open,
-    name: `board ${serial}`,
+    name: `the board with serial ${serial}`,
     log,
     ...(watcher ? { watcher } : {}),
     ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),

@@ -46,7 +46,7 @@ export interface HotplugWatcher {
 
 export interface ReconnectingBoardOptions {
   open: BoardOpener;
-  /** How the board is named in messages, e.g. "the board on /dev/ttyACM0". Default "board SERIAL". */
+  /** How the board is named in messages, e.g. "the board on /dev/ttyACM0". Default "the board with serial SERIAL". */
   name?: string;
   watcher?: HotplugWatcher;
   /** Pause between attempts to open the board again while it is gone. Default 1000 ms. */
@@ -126,7 +126,7 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     this.log = options.log ?? (() => {});
     this.latestInfo = first.info;
-    this.name = options.name ?? `board ${first.info.serial}`;
+    this.name = options.name ?? `the board with serial ${first.info.serial}`;
     this.listen(first);
     this.current = first;
     this.watcher?.start((change, serial) => this.onHotplug(change, serial));

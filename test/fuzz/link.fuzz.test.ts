@@ -166,6 +166,6 @@ describe('fuzz: what a device sends, into the host link', () => {
   });
 
   it('random device output', async () => {
-    await record.check(fc.asyncProperty(scriptArb, runOne), { numRuns: fuzzRuns(500), timeout: 20_000, examples: [...corpus.map((c) => [c.input] as [Script]), ...seeds.map((s) => [s] as [Script])] });
+    await record.check(fc.asyncProperty(scriptArb, runOne), { numRuns: fuzzRuns(2000), timeout: 20_000, examples: [...corpus.map((c) => [c.input] as [Script]), ...seeds.map((s) => [s] as [Script])] });
   });
 });

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 export VGPIO_RELIABILITY_DIR=${VGPIO_RELIABILITY_DIR:-$PWD/.ci/out/reliability}
 SEED=${VGPIO_FUZZ_SEED:-24301}
 export VGPIO_FUZZ_SEED=$SEED
-C_RUNS=${VGPIO_FUZZ_RUNS:-40000}
+C_RUNS=${VGPIO_FUZZ_RUNS:-150000}
 C_RUNS=$(node -e 'console.log(Math.floor(Number(process.argv[1])))' "$C_RUNS")
 HANG_SECONDS=10           # one input running this long is a hang (libFuzzer -timeout)
 out=.ci/out/fuzz

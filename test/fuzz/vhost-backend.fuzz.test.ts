@@ -291,6 +291,6 @@ describe('fuzz: hostile vhost-user message streams', () => {
     const recorded = corpus.filter((c) => c.name.startsWith('recorded-')).map((c) => c.input);
     expect(recorded.length, 'recorded sessions in the corpus (vhost-socket target records them)').toBeGreaterThan(0);
     const sessionArb = fc.oneof({ weight: 1, arbitrary: randomSessionArb }, { weight: 3, arbitrary: mutatedSessionArb(recorded) });
-    await record.check(fc.asyncProperty(sessionArb, runOne), { numRuns: fuzzRuns(600), timeout: 20_000, examples: corpus.map((c) => [c.input]) });
+    await record.check(fc.asyncProperty(sessionArb, runOne), { numRuns: fuzzRuns(2000), timeout: 20_000, examples: corpus.map((c) => [c.input]) });
   });
 });

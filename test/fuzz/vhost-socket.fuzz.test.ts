@@ -152,7 +152,7 @@ describe('fuzz: the vhost-user server over a real socket', () => {
         await freshSession(seed % 2 === 1);
         expect(openFds(), 'no fd leaked by the server').toBeLessThanOrEqual(before);
       }),
-      { numRuns: fuzzRuns(40), timeout: 30_000 },
+      { numRuns: fuzzRuns(120), timeout: 30_000 },
     );
   });
 });

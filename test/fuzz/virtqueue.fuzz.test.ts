@@ -252,6 +252,6 @@ describe('fuzz: hostile descriptor chains and rings', () => {
   });
 
   it('random guests', async () => {
-    await record.check(fc.asyncProperty(inputArb, runOne), { numRuns: fuzzRuns(400), timeout: 20_000, examples: corpus.map((c) => [c.input]) });
+    await record.check(fc.asyncProperty(inputArb, runOne), { numRuns: fuzzRuns(2000), timeout: 20_000, examples: corpus.map((c) => [c.input]) });
   });
 });

@@ -37,9 +37,21 @@ export function emulatorOf(board: LinkBoard): Emulator | undefined {
   return emulators.get(board);
 }
 
-/** Opens the serial port at `path` and says HELLO. The baud rate is ignored by USB CDC devices. */
+/**
+ * serialport 13's stream does not close the port when it is destroyed, which is how a Link lets go of its
+ * stream: without this the port and its lock stay held until the process exits, and opening the same
+ * board again fails with "Cannot lock port".
+ */
+class ClosingSerialPort extends SerialPort {
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.isOpen) return callback(error);
+    this.close(() => callback(error));
+  }
+}
+
+/** Opens the serial port at `path`. The baud rate is ignored by USB CDC devices. */
 async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate, autoOpen: false });
+  const port = new ClosingSerialPort({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
     port.open((error) => (error ? reject(new Error(`cannot open serial port ${path}: ${error.message}`)) : resolve())),
   );
@@ -48,8 +60,18 @@ async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
 
 export async function openBoard(options: OpenBoardOptions): Promise<LinkBoard> {
   if ('emulator' in options) return (await openEmulatedBoard(options)).board;
-  const stream = 'stream' in options ? options.stream : await openSerial(options.path, options.baudRate ?? 115200);
-  return connect(stream, options.link, 'path' in options ? ` on ${options.path}` : '');
+  if ('stream' in options) return connect(options.stream, options.link, '');
+  const port = await openSerial(options.path, options.baudRate ?? 115200);
+  // 'close' comes once the port is closed and its lock released (the first of two: close(), then destroy)
+  const released = new Promise<void>((resolve) => port.once('close', () => resolve()));
+  const board = await connect(port, options.link, ` on ${options.path}`);
+  // close() resolves when the port is free again, so the board can be opened again at once
+  const closeLink = board.close.bind(board);
+  board.close = async () => {
+    await closeLink();
+    await released;
+  };
+  return board;
 }
 
 async function connect(stream: Duplex, linkOptions: LinkOptions | undefined, where: string): Promise<LinkBoard> {

@@ -178,7 +178,17 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
   }
 
   async configure(lines: readonly number[], settings: LineSettings): Promise<void> {
-    await this.call('configure', (b) => b.configure(lines, settings));
+    try {
+      await this.call('configure', (b) => b.configure(lines, settings));
+    } catch (error) {
+      // A release that could not reach the board is still what its owner wants there: the replay must not
+      // drive a line that was let go (the device model releases every line when a guest goes away).
+      if (error instanceof BoardDisconnectedError && settings.direction === 'off') {
+        const usable = lines.filter((l) => Number.isInteger(l) && l >= 0 && l < this.info.numLines && !this.info.reservedLines.includes(l));
+        for (const line of usable) this.lineSettings.set(line, fullSettings(settings));
+      }
+      throw error;
+    }
     for (const line of lines) this.lineSettings.set(line, fullSettings(settings));
   }
 

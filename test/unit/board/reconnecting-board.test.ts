@@ -243,4 +243,21 @@ describe('the virtio-gpio device model on a board that is unplugged and replugge
     expect(irq).toEqual([IrqStatus.VALID]);
     device.close();
   });
+
+  it('a guest that leaves while the board is gone has its lines released on replug, not driven again', async () => {
+    const { socket, board } = await make();
+    const device = new VirtioGpioDevice(board);
+    await device.request(Msg.SET_VALUE, 2, 1);
+    expect(await device.request(Msg.SET_DIRECTION, 2, VirtioDirection.OUT)).toEqual(Buffer.from([MsgStatus.OK, 0]));
+    expect(await device.request(Msg.SET_DIRECTION, 4, VirtioDirection.IN)).toEqual(Buffer.from([MsgStatus.OK, 0]));
+    socket.unplugged = true;
+    await socket.latest.close();
+    await device.reset(); // the frontend went away; the releases cannot reach the board
+    socket.unplugged = false;
+    await once(board, 'reconnected');
+    expect(socket.latest.lines[2]!.settings).toMatchObject({ direction: 'off', bias: 'pull-down' });
+    expect(socket.latest.lines[4]!.settings).toMatchObject({ direction: 'off', bias: 'pull-down' });
+    expect(socket.latest.lines[3]!.level).toBe(0);
+    device.close();
+  });
 });

@@ -70,7 +70,8 @@ static vg_stats_t stats;
 static uint16_t event_seq;
 static uint8_t serial_id[8];
 static slip_dec_t rx;
-static uint8_t scratch[VG_MAX_PAYLOAD];  /* payload under construction */
+static uint8_t scratch[VG_MAX_PAYLOAD] __attribute__((aligned(4)));  /* payload under construction; aligned
+                                                                    * for frame_encode's word loop */
 static bool reboot_pending;
 static uint32_t reboot_led, reboot_disable;
 

@@ -33,8 +33,9 @@ const canConnect = (path) => new Promise((resolve) => {
   s.once('error', () => resolve(false));
 });
 
-async function waitReady(path, started, timeoutMs = 20_000) {
+async function waitReady(path, started, child, timeoutMs = 20_000) {
   for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`footprint: the daemon exited (${child.exitCode ?? child.signalCode}) before ${path} was connectable`);
     if (await canConnect(path)) return performance.now() - started;
     if (performance.now() - started > timeoutMs) throw new Error(`footprint: ${path} not connectable after ${timeoutMs} ms`);
     await sleep(2);
@@ -74,7 +75,7 @@ async function serveEmulator({ idleMs, loadMs }) {
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((r) => child.once('exit', r));
   try {
-    const readyMs = await waitReady(socket, started);
+    const readyMs = await waitReady(socket, started, child);
     await sleep(idleMs);
     const idle = rssMiB(child.pid);
     const fe = await BenchFrontend.connect(socket);
@@ -96,7 +97,7 @@ async function instantDaemon({ idleMs, loadMs }) {
   const started = performance.now();
   const daemon = await startDaemon();
   // startDaemon resolves once the daemon says it listens; a connect proves it.
-  const readyMs = await waitReady(daemon.socketPath, started);
+  const readyMs = await waitReady(daemon.socketPath, started, undefined);
   try {
     await sleep(idleMs);
     const idle = rssMiB(daemon.pid);

@@ -77,13 +77,16 @@ export interface GpioDeviceCounters {
   /** Edges that arrived while the line's interrupt was already latched: the guest gets one interrupt for
    *  them all (virtio-gpio latches a single pending flag per line, §5.18.6.3), so they are counted here. */
   irqMerged: number;
+  /** Edges the board reported lost (OVERFLOW), and the interrupts raised or latched for them. */
+  lostEdges: number;
+  irqForLostEdges: number;
 }
 
 export class VirtioGpioDevice extends EventEmitter {
   readonly ngpio: number;
   /** gpio_names block: ngpio NUL-terminated names (§5.18.4); empty when no line has a name. */
   readonly names: Buffer;
-  readonly counters: GpioDeviceCounters = { requests: 0, errors: 0, irqValid: 0, irqInvalid: 0, irqLatched: 0, irqMerged: 0 };
+  readonly counters: GpioDeviceCounters = { requests: 0, errors: 0, irqValid: 0, irqInvalid: 0, irqLatched: 0, irqMerged: 0, lostEdges: 0, irqForLostEdges: 0 };
   /** VIRTIO_GPIO_F_IRQ negotiated: SET_IRQ_TYPE and the eventq are available. */
   irqEnabled = false;
   private readonly lines: LineModel[];
@@ -325,15 +328,17 @@ export class VirtioGpioDevice extends EventEmitter {
     this.board.rearmLevel([gpio]).catch((error: Error) => this.log(`virtio-gpio: re-arming the level interrupt of line ${gpio} failed: ${error.message}`));
   }
 
-  private edge(gpio: number, rising: boolean): void {
+  /** An edge on `gpio`; false when the line's interrupt type does not take it. */
+  private edge(gpio: number, rising: boolean): boolean {
     const line = this.lines[gpio];
-    if (!line || !isEdgeType(line.irqType)) return;
-    if (!(line.irqType & (rising ? IrqType.EDGE_RISING : IrqType.EDGE_FALLING))) return;
+    if (!line || !isEdgeType(line.irqType)) return false;
+    if (!(line.irqType & (rising ? IrqType.EDGE_RISING : IrqType.EDGE_FALLING))) return false;
     if (line.held) this.returnHeld(line, IrqStatus.VALID);
     else if (!line.latched) {
       line.latched = true;
       this.counters.irqLatched++;
     } else this.counters.irqMerged++;
+    return true;
   }
 
   private boardEvent(event: BoardEvent): void {
@@ -343,9 +348,10 @@ export class VirtioGpioDevice extends EventEmitter {
         break;
       case 'overflow':
         // Lost edges still happened: an interrupt is due on every line that lost one.
+        this.counters.lostEdges += event.lost;
         for (const gpio of event.lines) {
           const line = this.lines[gpio];
-          if (line && isEdgeType(line.irqType)) this.edge(gpio, (line.irqType & IrqType.EDGE_RISING) !== 0);
+          if (line && isEdgeType(line.irqType) && this.edge(gpio, (line.irqType & IrqType.EDGE_RISING) !== 0)) this.counters.irqForLostEdges++;
         }
         this.log(`virtio-gpio: the board lost ${event.lost} edges on lines ${event.lines.join(', ')}; interrupts were raised for them`);
         break;

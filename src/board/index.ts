@@ -1,6 +1,7 @@
 export * from './types.js';
 export { LinkBoard, BoardUsageError, boardInfoFromHello, BOARD_NAMES } from './link-board.js';
 export { openBoard, openEmulatedBoard, emulatorOf, type OpenBoardOptions, type EmulatedBoard } from './open.js';
+export { requestLines, LineRequest, type LineRequestConfig, type RequestedLineSettings, type LineKey, type RequestEvent, type RequestEdgeEvent, type RequestOverflowEvent } from './line-request.js';
 export * from './profile.js';
 export * from './jig.js';
 export { HW_DIR, HwFileError } from './hw-files.js';

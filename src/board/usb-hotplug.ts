@@ -7,22 +7,25 @@
 import { VGPIO_USB_PID, VGPIO_USB_VID } from './discovery.js';
 import type { HotplugWatcher } from './reconnecting-board.js';
 
-interface UsbLike {
+export interface UsbLike {
   getDevices(): Promise<unknown[]>;
   addEventListener(type: 'connect' | 'disconnect', listener: (event: { device: UsbDeviceLike }) => void): void;
   removeEventListener(type: 'connect' | 'disconnect', listener: (event: { device: UsbDeviceLike }) => void): void;
 }
-interface UsbDeviceLike {
+export interface UsbDeviceLike {
   vendorId: number;
   productId: number;
   readonly serialNumber: string | null;
 }
 
 /** The watcher, or undefined (with the reason logged) when USB hotplug is not available here. */
-export async function usbHotplugWatcher(log: (message: string) => void = () => {}): Promise<HotplugWatcher | undefined> {
+export async function usbHotplugWatcher(
+  log: (message: string) => void = () => {},
+  load: () => Promise<{ usb: UsbLike }> = async () => (await import('usb')) as unknown as { usb: UsbLike },
+): Promise<HotplugWatcher | undefined> {
   let usb: UsbLike;
   try {
-    usb = ((await import('usb')) as unknown as { usb: UsbLike }).usb;
+    usb = (await load()).usb;
   } catch (error) {
     log(`board: no USB hotplug notices (the \`usb\` package could not be loaded: ${(error as Error).message}); a replugged board is found by retrying`);
     return undefined;
@@ -35,6 +38,11 @@ export async function usbHotplugWatcher(log: (message: string) => void = () => {
     log(`board: no USB hotplug notices (cannot enumerate USB devices: ${(error as Error).message}); a replugged board is found by retrying`);
     return undefined;
   }
+  return hotplugWatcherFor(usb);
+}
+
+/** The watcher over a `usb`-package-like event source: vgpio boards only (VID:PID), by serial number. */
+export function hotplugWatcherFor(usb: UsbLike): HotplugWatcher {
   const ours = (d: UsbDeviceLike) => d.vendorId === parseInt(VGPIO_USB_VID, 16) && d.productId === parseInt(VGPIO_USB_PID, 16);
   let listeners: Array<['connect' | 'disconnect', (event: { device: UsbDeviceLike }) => void]> = [];
   return {

@@ -216,7 +216,7 @@ static bool standard_request(const usb_setup_t *s, usb_ctrl_t *x)
     }
 }
 
-static void ep0_setup(void)
+static __attribute__((noinline)) void ep0_setup(void)
 {
     const volatile uint32_t *pkt = (const volatile uint32_t *)USB_DPRAM_SETUP_PACKET;
     uint32_t w0 = pkt[0], w1 = pkt[1];
@@ -275,7 +275,7 @@ static void ep0_setup(void)
     }
 }
 
-static void ep0_in_done(void)
+static __attribute__((noinline)) void ep0_in_done(void)
 {
     switch (ep0.stage) {
     case EP0_DATA_IN:
@@ -301,7 +301,7 @@ static void ep0_in_done(void)
     }
 }
 
-static void ep0_out_done(void)
+static __attribute__((noinline)) void ep0_out_done(void)
 {
     if (ep0.stage == EP0_STATUS_OUT) {
         ep0.stage = EP0_IDLE;
@@ -327,7 +327,7 @@ static void ep0_out_done(void)
     ep0_status_in();
 }
 
-static void bus_reset(void)
+static __attribute__((noinline)) void bus_reset(void)
 {
     MMIO32(USB_ADDR_ENDP) = 0;
     configuration = 0;
@@ -342,6 +342,8 @@ static void bus_reset(void)
     MMIO32(USB_BUFF_STATUS) = MMIO32(USB_BUFF_STATUS);
 }
 
+/* Bus reset, SETUP and EP0 handling stay out of line (noinline above), so the data path, one
+ * BUFF_STATUS per packet, runs with a small frame. */
 void usbctrl_irq_handler(void)
 {
     uint32_t ints;

@@ -62,10 +62,6 @@ lost:
     r->ovf_lines |= 1u << line;
 }
 
-bool ev_pending(void)
-{
-    return g_ev.head != g_ev.tail || g_ev.ovf_lost != 0;
-}
 
 static size_t build_overflow(uint8_t *p, uint32_t lost, uint32_t lines, uint64_t first, uint64_t last)
 {

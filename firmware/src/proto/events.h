@@ -114,8 +114,12 @@ static inline void ev_put(unsigned line, unsigned kind, unsigned seq)
     r->head = head + 1u;
 }
 
-/* Consumer: anything to send (records, a marker, or an open overflow with an empty ring)? */
-bool ev_pending(void);
+/* Consumer: anything to send (records, a marker, or an open overflow with an empty ring)? Inline: the
+ * main loop asks every pass. */
+static inline bool ev_pending(void)
+{
+    return g_ev.head != g_ev.tail || g_ev.ovf_lost != 0;
+}
 
 /* Consumer: build the payload of the next EDGES or OVERFLOW frame into payload (>= 256 bytes), set
  * *type, and account sent records / lost counts into *sent / *lost. Returns the payload length, 0 if

@@ -25,6 +25,17 @@ static inline void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 static inline void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
+/* The same for a destination known to be 4-byte aligned: word stores on a little-endian target. */
+static inline void wr32_aligned(uint8_t *p, uint32_t v)
+{
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "wr32_aligned stores host-order words");
+    __builtin_memcpy(__builtin_assume_aligned(p, 4), &v, 4);
+}
+static inline void wr64_aligned(uint8_t *p, uint64_t v)
+{
+    wr32_aligned(p, (uint32_t)v);
+    wr32_aligned(p + 4, (uint32_t)(v >> 32));
+}
 
 /* Encode a whole frame (version 1) for the wire: END, escaped header + payload + CRC, END. CRC and
  * escaping are done in one pass. dst must hold VG_MAX_ENCODED bytes; len <= VG_MAX_PAYLOAD. Returns the

@@ -297,7 +297,7 @@ microseconds since the board booted; "OVERFLOW lost N edges on <lines>" when the
 overflowed; a summary (edges and lost edges per line) at the end. --json prints the same as one JSON
 object per line: {"type":"start"|"edge"|"overflow"|"summary"|"error", ...}.
 --vcd FILE writes the levels as a Value Change Dump (1 us timescale, #0 = the start sample) for
-GTKWave (gtkwave FILE) or PulseView (File > Import Value Change Dump); lost edges show as x.
+GTKWave (gtkwave FILE) or PulseView (import it as a Value Change Dump); lost edges show as x.
 Stops after --count edges, after --duration seconds, or on Ctrl-C/SIGTERM (exit 0), then releases the
 lines (off, idle bias from the profile). Lost edges do not change the exit code; the summary counts them.
 Example: vgpio monitor GP3 GP5 --edges both --count 10 --vcd trace.vcd`;

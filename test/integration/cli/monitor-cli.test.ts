@@ -209,7 +209,7 @@ describe('vgpio monitor on the emulated board (loopback jig)', () => {
     const r = await vgpio('monitor', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/--edges <edges> which edges to report \(choices: "rising", "falling", "both", default: "both"\)/);
-    expect(r.stdout).toMatch(/GTKWave \(gtkwave FILE\) or PulseView \(File > Import Value Change Dump\)/);
+    expect(r.stdout).toMatch(/GTKWave \(gtkwave FILE\) or PulseView \(import it as a Value Change Dump\)/);
     expect(r.stdout).toMatch(/Exit codes:\n  0  done\n  1  unexpected error\n  2  usage or bad input.*\n  3  no board.*\n  4  the board refused/);
   });
 });

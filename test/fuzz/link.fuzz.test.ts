@@ -57,7 +57,7 @@ const slip = (frame: Buffer): Buffer => {
 function chunkBytes(c: Chunk): Buffer {
   if (c.kind === 'raw') return Buffer.from(c.hex, 'hex');
   const frame = Buffer.from(encodeFrame(c.type, c.seq, Buffer.from(c.payload, 'hex').subarray(0, 256), c.version));
-  if (c.flip !== undefined) frame[c.flip % frame.length] ^= 1 << (c.flip & 7);
+  if (c.flip !== undefined) frame[c.flip % frame.length] = frame[c.flip % frame.length]! ^ (1 << (c.flip & 7));
   const bytes = slip(frame);
   return c.cut === undefined ? bytes : bytes.subarray(0, c.cut % bytes.length);
 }

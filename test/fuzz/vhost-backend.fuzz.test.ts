@@ -158,7 +158,7 @@ function mutatedSessionArb(seeds: Session[]): fc.Arbitrary<Session> {
         case 'flip':
           if (m && m.payload.length) {
             const b = Buffer.from(m.payload, 'hex');
-            b[e.value % b.length] ^= 1 << (e.value >>> 29);
+            b[e.value % b.length] = b[e.value % b.length]! ^ (1 << (e.value >>> 29));
             m.payload = b.toString('hex');
           }
           break;
@@ -233,7 +233,7 @@ async function hostileSession(session: Session, dev: ReturnType<typeof device>, 
 async function validSession(dev: ReturnType<typeof device>, os: FakeOs): Promise<void> {
   const backend = new VhostUserBackend(dev.vhost, os);
   dev.vhost.notifier = (i) => backend.notify(i);
-  const send = (request: number, payload = Buffer.alloc(0), fds: number[] = []) => {
+  const send = (request: number, payload: Buffer = Buffer.alloc(0), fds: number[] = []) => {
     const reply = backend.handle({ request, flags: FLAG_VERSION | FLAG_NEED_REPLY, size: payload.length }, payload, fds);
     return reply?.subarray(HEADER_SIZE);
   };
@@ -242,8 +242,9 @@ async function validSession(dev: ReturnType<typeof device>, os: FakeOs): Promise
   send(Req.SET_PROTOCOL_FEATURES, u64(0x209n));
   send(Req.SET_OWNER);
   send(Req.SET_FEATURES, u64(0x1_7000_0001n));
-  const ram = new GuestRam(1 << 16, 0, UVA);
-  const file = os.file(ram.size, ram.bytes);
+  const bytes = new Uint8Array(1 << 16);
+  const ram = new GuestRam(bytes.length, 0, UVA, bytes);
+  const file = os.file(ram.size, bytes);
   const table = Buffer.concat([u32s(1, 0), u64(0n), u64(BigInt(ram.size)), u64(BigInt(UVA)), u64(0n)]);
   expect(send(Req.SET_MEM_TABLE, table, [file])!.readBigUInt64LE(0)).toBe(0n);
   const rq = new DriverQueue(ram, 16);

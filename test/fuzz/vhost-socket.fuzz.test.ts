@@ -132,7 +132,7 @@ describe('fuzz: the vhost-user server over a real socket', () => {
             case 'cut': cutAt = i; break;
             case 'fds+': m.fds.push(e.value & 1 ? 'file' : 'event'); break;
             case 'fds-': m.fds.pop(); break;
-            case 'flip': if (m.payload.length) { const b = Buffer.from(m.payload, 'hex'); b[e.value % b.length] ^= 1 << (e.value >>> 29); m.payload = b.toString('hex'); } break;
+            case 'flip': if (m.payload.length) { const b = Buffer.from(m.payload, 'hex'); b[e.value % b.length] = b[e.value % b.length]! ^ (1 << (e.value >>> 29)); m.payload = b.toString('hex'); } break;
             case 'grow': {
               // A memory table that claims more RAM than the file has (or moves it past the file's end).
               const t = messages.findIndex((x) => x.request === 5);

@@ -90,13 +90,13 @@ const inputArb: fc.Arbitrary<Input> = fc
       tables: fc.array(fc.array(descArb(8), { maxLength: 8 }), { maxLength: 3 }),
       requests: fc.array(fc.record({ type: fc.oneof(fc.integer({ min: 0, max: 7 }), fc.nat(0xffff)), gpio: fc.oneof(fc.nat(31), fc.nat(0xffff)), value: fc.oneof(fc.nat(16), fc.nat(0xffffffff)) }), { minLength: 4, maxLength: 4 }),
       steps: fc.array(
-        fc.oneof<Step[]>(
+        fc.oneof(
           { weight: 4, arbitrary: fc.record({ op: fc.constant('publish' as const), heads: fc.array(fc.oneof(fc.nat(base.size - 1), fc.nat(0xffff)), { minLength: 1, maxLength: 8 }) }) },
           { weight: 1, arbitrary: fc.record({ op: fc.constant('jump' as const), by: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.nat(0xffff)) }) },
           { weight: 3, arbitrary: fc.constant({ op: 'kick' as const }) },
           { weight: 1, arbitrary: fc.record({ op: fc.constant('storm' as const), head: fc.nat(base.size - 1), times: fc.integer({ min: 1, max: 200 }) }) },
           { weight: 2, arbitrary: fc.constant({ op: 'settle' as const }) },
-        ),
+        ) as fc.Arbitrary<Step>,
         { minLength: 1, maxLength: 12 },
       ),
     }),

@@ -14,7 +14,9 @@
 import { EventEmitter } from 'node:events';
 import type { LinkCounters } from '../link/link.js';
 import type { DeviceStats } from '../link/protocol.js';
+import { DeviceError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
+import { BoardUsageError } from './link-board.js';
 import type {
   Bit,
   Board,
@@ -365,8 +367,20 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
       groups.set(key, group);
     }
     const ordered = [...groups.values()].sort((a, b) => REPLAY_ORDER[a.settings.direction] - REPLAY_ORDER[b.settings.direction]);
-    for (const { lines, settings } of ordered) await board.configure(lines, settings);
-    if (this.failsafeConfig !== null || board.info.capabilities.includes('failsafe')) await board.failsafe(this.failsafeConfig);
+    // A refusal (firmware changed meanwhile, say) costs those lines, not the board: it is logged and the
+    // rest goes on. A link error ends the attempt, and the next one starts over.
+    const refused = (what: string, error: unknown) => {
+      if (!(error instanceof DeviceError || error instanceof BoardUsageError)) throw error;
+      this.log(`board: ${this.name}: could not restore ${what}: ${error.message}`);
+    };
+    for (const { lines, settings } of ordered) {
+      await board.configure(lines, settings).catch((error: unknown) => refused(`lines ${lines.join(', ')}`, error));
+    }
+    if (!board.info.capabilities.includes('failsafe')) {
+      if (this.failsafeConfig !== null) this.log(`board: ${this.name}: the firmware now has no failsafe; it stays unarmed`);
+      return;
+    }
+    await board.failsafe(this.failsafeConfig).catch((error: unknown) => refused('the failsafe', error));
   }
 
   // ---- events ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BoardDisconnectedError, ReconnectingBoard, type HotplugWatcher } from '../../../src/board/reconnecting-board.js';
 import type { BoardEvent } from '../../../src/board/types.js';
-import { LinkClosedError } from '../../../src/link/errors.js';
+import { DeviceError, LinkClosedError } from '../../../src/link/errors.js';
+import { Status } from '../../../src/link/protocol.js';
 import { VirtioGpioDevice } from '../../../src/gpio/device.js';
 import { IrqStatus, IrqType, Msg, MsgStatus, VirtioDirection } from '../../../src/gpio/spec.js';
 import { FakeBoard, FAKE_INFO } from '../../helpers/fake-board.js';
@@ -259,5 +260,32 @@ describe('the virtio-gpio device model on a board that is unplugged and replugge
     expect(socket.latest.lines[4]!.settings).toMatchObject({ direction: 'off', bias: 'pull-down' });
     expect(socket.latest.lines[3]!.level).toBe(0);
     device.close();
+  });
+
+  it('a refusal while restoring costs those lines, not the board; a link that dies while restoring means another attempt', async () => {
+    const { socket, board, logs } = await make();
+    await board.configure([2], { direction: 'output', value: 1 });
+    await board.configure([4], { direction: 'input', debounceUs: 500 });
+    let attempts = 0;
+    socket.next = () => {
+      const b = new FakeBoard();
+      attempts++;
+      b.gate = async (op, args) => {
+        if (attempts === 1 && op === 'configure') {
+          await b.close(); // the first replugged board goes away again mid-restore
+          throw new LinkClosedError('LINE_CONFIG', 3, 'the stream closed');
+        }
+        if (op === 'configure' && (args[0] as number[]).includes(4)) throw new DeviceError('LINE_CONFIG', 9, Status.UNSUPPORTED, 0xff);
+      };
+      return b;
+    };
+    await socket.latest.close();
+    await once(board, 'reconnected');
+    expect(attempts).toBe(2);
+    expect(socket.latest.lines[2]!.settings).toMatchObject({ direction: 'output', value: 1 });
+    expect(socket.latest.lines[4]!.settings.direction).toBe('off');
+    expect(logs.some((l) => /not back yet: .*the stream closed/.test(l))).toBe(true);
+    expect(logs.some((l) => /could not restore lines 4: LINE_CONFIG request \(seq 9\) refused by the device: UNSUPPORTED/.test(l))).toBe(true);
+    expect(board.connected).toBe(true);
   });
 });

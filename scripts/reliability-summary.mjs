@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prints the reliability summary that .ci/run ends with: what the fuzz and fault-injection tiers did,
 // summed from the JSON records they leave in .ci/out/reliability/ (or $VGPIO_RELIABILITY_DIR).
+// Usage: reliability-summary.mjs [TIER...]  (no tier: every record)
 // Exits 1 when any record shows a crash, a hang, an unanswered request or lost data, or when a tier
 // that is built left no record (a summary that silently skips a tier would read as all clear).
 //
@@ -21,8 +22,13 @@ const records = existsSync(dir)
       return Array.isArray(value) ? value : [value];
     })
   : [];
-const expected = process.argv.slice(2); // tier prefixes that must have left a record, e.g. fuzz faults
-const missing = expected.filter((prefix) => !records.some((r) => String(r.source).startsWith(prefix)));
+// Tier prefixes, e.g. `fuzz faults`: only their records are summed, and each must have left one.
+const expected = process.argv.slice(2);
+if (expected.length) {
+  const all = records.splice(0);
+  records.push(...all.filter((r) => expected.some((prefix) => String(r.source).startsWith(`${prefix}:`))));
+}
+const missing = expected.filter((prefix) => !records.some((r) => String(r.source).startsWith(`${prefix}:`)));
 
 const total = Object.fromEntries(FIELDS.map((f) => [f, 0]));
 for (const r of records) for (const f of FIELDS) total[f] += Number(r[f] ?? 0);

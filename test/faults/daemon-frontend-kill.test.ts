@@ -90,7 +90,9 @@ describe('the frontend dies mid-session', () => {
     const d = await spawnServe();
     for (let round = 1; round <= 3; round++) {
       const vmm = await spawnChildFrontend(d.socket, EVEN.slice(0, 10), [21]);
-      record.add({ requestsSent: vmm.inFlight });
+      // Its burst dies with it: nobody is left to receive the answers, so they are not counted as guest
+      // requests owed an answer (the in-process test below checks the device still answers them).
+      expect(vmm.inFlight).toBe(20);
       vmm.child.kill('SIGKILL');
       record.add({ faultsInjected: 1 });
       expect((await vmm.exited).signal).toBe('SIGKILL');
@@ -143,8 +145,7 @@ describe('the daemon when the VMM\'s call fds die before its socket does', () =>
     const f = await TestFrontend.connect((server as unknown as { options: { socketPath: string } }).options.socketPath);
     onCleanup(() => f.close());
     await f.setup({ uml: true }); // UML: call fds are socketpair ends, which fail with EPIPE once the peer is gone
-    for (const line of [3, 5, 7]) void f.request(Msg.GET_VALUE, line);
-    record.add({ requestsSent: 3 });
+    for (const line of [3, 5, 7]) void f.request(Msg.GET_VALUE, line); // answered into a dead VMM: not counted
     await until(() => board.calls.filter((c) => c.op === 'getValues').length === 3, 'three GET_VALUEs at the board');
     // In one turn of the event loop: the VMM dies (every fd closes) and the board answers. The answers are
     // completed and notified before the daemon's socket watcher can see the hang-up.

@@ -199,6 +199,14 @@ describe('vgpio monitor on the emulated board (loopback jig)', () => {
     expect(JSON.parse((await on('info', '--json')).stdout).lines[3].state).toMatchObject({ edge: 'none' });
   }, 60_000);
 
+  it('board.close() frees the serial port at once: the same process can open the board again', async () => {
+    for (let i = 0; i < 3; i++) {
+      const board = await openBoard({ path: pty });
+      expect(board.info.serial).toBe('454d554c41544544');
+      await board.close();
+    }
+  });
+
   it('a missing board exits 3', async () => {
     const r = await vgpio('monitor', 'GP3', '--board', '/dev/vgpio-does-not-exist');
     expect(r.code).toBe(3);

@@ -35,11 +35,12 @@ async function ask(f: TestFrontend, type: number, gpio: number, value = 0) {
   return r;
 }
 
-/** The Pico profile with GP6 reserved as well, as a file for --profile. */
-function profileReservingGp6(): string {
+/** The Pico profile with GP6 reserved as well (and GP4's safe state), as a file for --profile. */
+function profileReservingGp6(safe = 'high'): string {
   const pico = JSON.parse(readFileSync(fileURLToPath(new URL('../../hw/boards/pico.json', import.meta.url)), 'utf8'));
   pico.id = 'pico-gp6-reserved';
   pico.lines['6'] = { ...pico.lines['6'], reserved: 'drives the test rig\'s relay; never from a guest' };
+  pico.lines['4'] = { ...pico.lines['4'], safe };
   const path = join(tempDir(), 'pico-gp6.json');
   writeFileSync(path, JSON.stringify(pico));
   return path;
@@ -84,8 +85,9 @@ describe('the socket', () => {
 describe('reserved lines', () => {
   it('a guest of the real daemon cannot drive firmware-reserved GP23 nor profile-reserved GP6; the board stays untouched', async () => {
     const pty = await spawnPtyBoard();
-    const d = await spawnServe(['--profile', profileReservingGp6(), '--failsafe-ms', '0'], { board: pty.path });
+    const d = await spawnServe(['--profile', profileReservingGp6()], { board: pty.path });
     expect(d.err()).toMatch(/reserved lines: 6, 23, 24, 29/);
+    expect(d.err()).toMatch(/failsafe: armed, 1000 ms of host silence puts the lines in their safe states \(drive 4=1; release the rest\)/);
     const f = await connect(d.socket);
     await tryToDrive(f, 23);
     await tryToDrive(f, 6);
@@ -100,6 +102,12 @@ describe('reserved lines', () => {
     const r = await runCli(['info', '--board', pty.path, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).lines[6].state).toMatchObject({ direction: 'off', bias: 'pull-down', value: 0 });
+  });
+
+  it('a profile with a bad safe state is refused at start, naming the field', async () => {
+    const r = await runCli(['serve', '--board', 'emulator', '--socket', join(tempDir(), 'gpio.sock'), '--profile', profileReservingGp6('on')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lines\.4\.safe: "on" is not one of off, low, high/);
   });
 
   it('in-process: the pins of reserved lines never change whatever the guest sends, and the failsafe leaves them alone', async () => {

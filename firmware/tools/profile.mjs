@@ -193,12 +193,16 @@ const b = boot();
 preconditions(b);
 for (const [name, body] of cases) {
   if (only.length && !only.includes(name)) continue;
+  const totals = [];
   for (let i = 0; i < REPS; i++) {
     if (needsPre.has(name)) preconditions(b);
+    const before = b.prof.total;
     b.request(name, body(i), true);
+    totals.push(b.prof.total - before);
     if (name === 'PULSE') b.emu.run(200_000); // PULSE_DONE goes out before the next pulse
   }
-  report(name, b.prof, REPS);
+  totals.sort((x, y) => x - y);
+  report(`${name} (median ${totals[totals.length >> 1]})`, b.prof, REPS);
 }
 
 if (!only.length || only.includes('EDGE')) {

@@ -35,6 +35,8 @@
 
 _Static_assert(CLK_SYS_HZ == 125u * MHZ, "clk_sys must be 125 MHz");
 _Static_assert(CLK_USB_HZ == 48u * MHZ, "clk_usb must be exactly 48 MHz for full-speed USB");
+_Static_assert(CLK_SYS_HZ == PLATFORM_CLK_SYS_HZ && CLK_USB_HZ == PLATFORM_CLK_USB_HZ,
+               "platform_internal.h's clock plan must match the PLL settings");
 _Static_assert(XOSC_FREQ_HZ / PLL_REFDIV * PLL_SYS_FBDIV >= PLL_VCO_MIN_HZ &&
                XOSC_FREQ_HZ / PLL_REFDIV * PLL_SYS_FBDIV <= PLL_VCO_MAX_HZ, "PLL_SYS VCO out of range");
 _Static_assert(XOSC_FREQ_HZ / PLL_REFDIV * PLL_USB_FBDIV >= PLL_VCO_MIN_HZ &&

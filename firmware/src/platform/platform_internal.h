@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The clock plan platform_init() sets up (derived from the PLL settings and checked in platform.c). */
+#define PLATFORM_CLK_SYS_HZ 125000000u
+#define PLATFORM_CLK_USB_HZ 48000000u
+
 /* Take blocks out of reset and wait for RESET_DONE (datasheet §2.14). mask = RESETS_* bits. */
 void platform_resets_release(uint32_t mask);
 

@@ -38,15 +38,22 @@ typedef struct {
 } usb_ctrl_t;
 
 /*
- * Buffer control store with the concurrent-access rule (datasheet §4.1.2.5.1): the controller runs on
- * clk_usb, so the word must settle before AVAILABLE hands the buffer over. Write without AVAILABLE,
- * wait, write with it. 12 cycles covers clk_sys/clk_usb up to 12 (i.e. clk_sys up to 576 MHz).
+ * Buffer control store with the concurrent-access rule (datasheet §4.1.2.5.1, and the warning in
+ * §4.1.2.5.3: AVAILABLE must be set after the other bits when clk_sys and clk_usb differ): the
+ * controller runs on clk_usb, so the word must settle for one clk_usb period before AVAILABLE hands the
+ * buffer over. Write without AVAILABLE, wait, write with it. The wait is derived from our fixed clock
+ * plan: ceil(clk_sys / clk_usb) = 3 cycles at 125 / 48 MHz, plus one for margin (NOPs take one cycle
+ * each on the Cortex-M0+). TinyUSB's generic 12 covers clk_sys up to 576 MHz, which we never run.
  * Data must already be in the buffer and the endpoint control word (buffer address) already written.
  */
+#include "platform_internal.h"
+#define USB_AVAILABLE_WAIT_CYCLES \
+    ((PLATFORM_CLK_SYS_HZ + PLATFORM_CLK_USB_HZ - 1u) / PLATFORM_CLK_USB_HZ + 1u)
+_Static_assert(USB_AVAILABLE_WAIT_CYCLES == 4u, "AVAILABLE wait: update the .rept count below");
 static inline void usb_buf_ctrl_arm(uint32_t buf_ctrl_addr, uint32_t value)
 {
     MMIO32(buf_ctrl_addr) = value;
-    __asm volatile(".rept 12\n\tnop\n\t.endr" ::: "memory");
+    __asm volatile(".rept 4\n\tnop\n\t.endr" ::: "memory");
     MMIO32(buf_ctrl_addr) = value | USB_BUF_CTRL_AVAILABLE;
 }
 

@@ -149,9 +149,10 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
 
     m_pulse_running &= ~b;
     dl_cancel(n);
-    /* Detection off first, so nothing below is reported. */
-    if (l->irq_en)
-        hal_line_irq(n, 0, false);
+    /* Interrupts stay masked for the whole function, so the line's interrupt enables are written once,
+     * at the end (off, or the new set with latched edges discarded): nothing in between is reported,
+     * as if detection had been switched off first. */
+    bool irq_was_on = l->irq_en != 0;
     l->irq_en = 0;
     m_level_armed &= ~b;
     m_debounce &= ~b;
@@ -208,8 +209,11 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
             l->irq_en = (uint8_t)en;
             /* Discard edges latched before (and by the pad write above), then enable. */
             hal_line_irq(n, en, true);
+            irq_was_on = false;
         }
     }
+    if (irq_was_on)
+        hal_line_irq(n, 0, false);
     l->dir = c->dir;
     l->bias = c->bias;
     l->drive = c->drive;
@@ -580,6 +584,11 @@ static size_t req_line_config(const uint8_t *p)
         || (!in && (c.edge || c.level || c.debounce_us)))
         return err(VG_BAD_REQUEST, VG_DETAIL_NONE);
     for (unsigned n = 0; lines; n++, lines >>= 1) {
+        if (!(lines & 0xfu)) {                  /* skip idle lines four at a time */
+            lines >>= 3;
+            n += 3;
+            continue;
+        }
         if (lines & 1u)
             line_apply(n, &c, VG_PULSE_CANCELLED_CONFIG);
     }

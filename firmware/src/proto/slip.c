@@ -138,18 +138,21 @@ slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t 
      * only bytes in 0xC0..0xDB that stop it, so one range test guards both compares. */
     while (stop - s >= 2) {
         uint32_t c0 = s[0], c1 = s[1];
-        if (c0 - SLIP_END <= SLIP_ESC - SLIP_END && (c0 == SLIP_END || c0 == SLIP_ESC))
+        if (__builtin_expect(c0 - SLIP_END <= SLIP_ESC - SLIP_END, 0) && (c0 == SLIP_END || c0 == SLIP_ESC))
             break;
+        if (__builtin_expect(c1 - SLIP_END <= SLIP_ESC - SLIP_END, 0) && (c1 == SLIP_END || c1 == SLIP_ESC)) {
+            dst[0] = (uint8_t)c0;
+            crc = t[(uint8_t)(crc ^ c0)] ^ (crc >> 8);
+            s++;
+            dst++;
+            break;
+        }
         dst[0] = (uint8_t)c0;
+        dst[1] = (uint8_t)c1;
         crc = t[(uint8_t)(crc ^ c0)] ^ (crc >> 8);
-        s++;
-        dst++;
-        if (c1 - SLIP_END <= SLIP_ESC - SLIP_END && (c1 == SLIP_END || c1 == SLIP_ESC))
-            break;
-        dst[0] = (uint8_t)c1;
         crc = t[(uint8_t)(crc ^ c1)] ^ (crc >> 8);
-        s++;
-        dst++;
+        s += 2;
+        dst += 2;
     }
     if (s < stop) {
         uint32_t c = *s;

@@ -125,7 +125,11 @@ describe('hw/systemd/vgpio@.service', () => {
     expect(value('Service', 'RuntimeDirectory')).toEqual(['vgpio']);
     expect(value('Service', 'RuntimeDirectoryPreserve')).toEqual(['yes']); // instances share /run/vgpio
     expect(value('Service', 'Restart')).toEqual(['on-failure']);
-    expect(value('Unit', 'BindsTo')).toEqual(['dev-vgpio-%i.device']); // from the udev rule's SYMLINK + TAG
+    // Started by the board's device unit (from the udev rule's SYMLINK + TAG) whenever the board appears,
+    // but not bound to it: serve outlives an unplug and reconnects itself (README "Hotplug").
+    expect(value('Install', 'WantedBy')).toEqual(['dev-vgpio-%i.device']);
+    expect(value('Unit', 'After')).toEqual(['dev-vgpio-%i.device']);
+    expect(value('Unit', 'BindsTo')).toEqual([]);
   });
 
   it('is hardened: a dynamic user in the udev rules\' group, no capabilities, only its tty', () => {

@@ -10,7 +10,7 @@ import { Msg, MsgStatus, VirtioDirection } from '../../src/gpio/spec.js';
 import type { BoardProfile, LineProfile } from '../../src/board/profile.js';
 import type { PinChangeEvent } from '../../src/emulator/board.js';
 import { ReliabilityRecord } from './reliability.js';
-import { cleanUp, onCleanup, sleep, spawnPtyBoard, spawnServe, startInProcess, until } from './daemon-helpers/daemon.js';
+import { cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess, until } from './daemon-helpers/daemon.js';
 
 const record = new ReliabilityRecord('faults:daemon-host-silence');
 afterEach(cleanUp);
@@ -112,5 +112,17 @@ describe('host silence, the real daemon stopped with SIGSTOP (its board in anoth
     expect((await ask(f, Msg.GET_VALUE, 3)).output).toEqual(OK(1));
     expect(d.err().match(/failsafe: TRIPPED/g)).toHaveLength(1);
     expect(d.child.exitCode).toBeNull();
+  });
+});
+
+describe('--failsafe-ms', () => {
+  it('refuses a timeout the board would refuse, naming the range; 0 turns the failsafe off and says so', async () => {
+    for (const value of ['5', '600001', 'soon']) {
+      const r = await runCli(['serve', '--board', 'emulator', '--failsafe-ms', value]);
+      expect({ value, code: r.code }).toEqual({ value, code: 1 });
+      expect(r.stderr).toMatch(/--failsafe-ms.*milliseconds from 10 to 600000, or 0 to turn the failsafe off/);
+    }
+    const d = await spawnServe(['--failsafe-ms', '0']);
+    expect(d.err()).toMatch(/failsafe: off \(--failsafe-ms 0\): if vgpio stops, the lines keep their levels/);
   });
 });

@@ -72,9 +72,10 @@ void hal_lines_off(uint32_t lines)
     /* Release the drivers, then the level, so an output never glitches to a stale level. */
     MMIO32(SIO_GPIO_OE_CLR) = lines;
     MMIO32(SIO_GPIO_OUT_CLR) = lines;
-    for (uint32_t m = lines, n = 0; m; m >>= 1, n++) {
+    volatile uint32_t *pad = &MMIO32(PADS_BANK0_GPIO(0));
+    for (uint32_t m = lines; m; m >>= 1, pad++) {
         if (m & 1u)
-            MMIO32(PADS_BANK0_GPIO(n)) = PADS_BANK0_GPIO_RESET;
+            *pad = PADS_BANK0_GPIO_RESET;
     }
     /* W1C what the pad writes latched (rp2040js latches a spurious edge on each). */
     for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {

@@ -44,6 +44,7 @@ static volatile uint32_t m_debounce;    /* INPUT lines with edge detection and d
 static uint32_t m_db_stable;        /* debounced level last accepted */
 static uint32_t m_db_raw;           /* raw level after the last edge */
 static uint32_t m_level_armed;
+static uint32_t m_touched;          /* lines line_apply() changed since the last reset_all() */
 static volatile uint32_t m_level_pending;  /* LEVEL event waiting to be sent */
 static uint32_t m_level_values;
 static volatile uint32_t m_pulse_running;
@@ -146,6 +147,7 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
     line_t *l = &L[n];
     uint32_t s = hal_irq_save();
     bool was_pulsing = (m_pulse_running & b) != 0;
+    m_touched |= b;
 
     m_pulse_running &= ~b;
     dl_cancel(n);
@@ -232,14 +234,19 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
 /* RESET and boot: every usable line OFF with pull-down, as line_apply() with that config would leave it
  * (same hardware order: detection off, driver released, level low, pad), but as one bulk HAL call: 27
  * line_apply() calls cost ~10,000 cycles against the 2,000-cycle request budget (firmware/README.md).
- * Running pulses end silently (no PULSE_DONE). */
+ * Only lines line_apply() touched since the last reset can differ from that state (every other path
+ * that changes a line's hardware or state, levels, pulses and edges, needs it configured first), so only
+ * they are reset; vg_init() marks every line touched. Running pulses end silently (no PULSE_DONE). */
 static void reset_all(void)
 {
     uint32_t s = hal_irq_save();
-    hal_lines_off(VG_USABLE_MASK);
-    for (unsigned n = 0; n < VG_NUM_LINES; n++) {
-        line_t *l = &L[n];
-        if (!(VG_USABLE_MASK & (1u << n)))
+    uint32_t touched = m_touched & VG_USABLE_MASK;
+    m_touched = 0;
+    hal_lines_off(touched);
+    line_t *l = L;
+    uint16_t *seq = line_seq;
+    for (uint32_t m = touched; m; m >>= 1, l++, seq++) {
+        if (!(m & 1u))
             continue;
         l->irq_en = 0;
         l->dir = VG_DIR_OFF;
@@ -248,6 +255,7 @@ static void reset_all(void)
         l->edge = 0;
         l->level = 0;
         l->debounce_us = 0;
+        *seq = 0;
     }
     m_output &= ~VG_USABLE_MASK;
     m_od &= ~VG_USABLE_MASK;
@@ -266,8 +274,6 @@ static void reset_all(void)
     fs_due = false;
     fs_tripped_pending = false;
     ev_discard();
-    for (unsigned n = 0; n < VG_NUM_LINES; n++)
-        line_seq[n] = 0;
     hal_irq_restore(s);
 }
 
@@ -963,5 +969,8 @@ void vg_init(const uint8_t serial[8])
     m_output = m_od = m_os = m_value = 0;
     m_rise = m_fall = m_debounce = 0;
     fs_last_rx = hal_time_us();
+    m_touched = VG_LINES_MASK;
+    for (unsigned n = 0; n < VG_NUM_LINES; n++)
+        line_seq[n] = 0;
     reset_all();
 }

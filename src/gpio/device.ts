@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Bit, Board, BoardEvent, LineBias, LineDrive, LineSettings } from '../board/types.js';
+import { DeadlineTimer } from '../link/deadlines.js';
 import {
   CONFIG_SIZE,
   IrqStatus,
@@ -53,6 +54,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
 
 type Direction = (typeof VirtioDirection)[keyof typeof VirtioDirection];
 
+/** The tail of a line with nothing queued or running: a request for it can start at once. */
+const IDLE: Promise<unknown> = Promise.resolve();
+
 interface LineModel {
   direction: Direction;
   /** The value SET_VALUE asked for; applied when the line is or becomes an output. */
@@ -62,7 +66,7 @@ interface LineModel {
   held: ((status: number) => void) | undefined;
   /** An edge seen while masked, delivered when the buffer comes back. */
   latched: boolean;
-  /** Tail of this line's request chain: requests for one line run in order. */
+  /** Tail of this line's request chain: requests for one line run in order. IDLE when nothing is queued. */
   tail: Promise<unknown>;
   /** The guest that made this model is gone: requests still queued on it must not touch the board. */
   retired: boolean;
@@ -93,6 +97,8 @@ export class VirtioGpioDevice extends EventEmitter {
   private readonly profiles: readonly GpioLineProfile[];
   private readonly log: (message: string) => void;
   private readonly requestTimeoutMs: number;
+  /** The last-resort timeouts of every request in progress, on one timer. */
+  private readonly deadlines = new DeadlineTimer();
   private readonly onBoardEvent = (event: BoardEvent) => this.boardEvent(event);
 
   constructor(private board: Board, options: GpioDeviceOptions = {}) {
@@ -108,7 +114,7 @@ export class VirtioGpioDevice extends EventEmitter {
   }
 
   private static idleLine(): LineModel {
-    return { direction: VirtioDirection.NONE, value: 0, irqType: IrqType.NONE, held: undefined, latched: false, tail: Promise.resolve(), retired: false };
+    return { direction: VirtioDirection.NONE, value: 0, irqType: IrqType.NONE, held: undefined, latched: false, tail: IDLE, retired: false };
   }
 
   private static namesBlock(ngpio: number, profiles: readonly GpioLineProfile[]): Buffer {
@@ -162,25 +168,44 @@ export class VirtioGpioDevice extends EventEmitter {
     }
     const line = this.lines[gpio];
     if (line === undefined) return Promise.resolve(this.fail(`request type 0x${type.toString(16)} for line ${gpio}: the device has lines 0 to ${this.ngpio - 1}`));
-    // Messages for one line are processed in order; different lines run concurrently.
-    const result = line.tail.then(() =>
-      line.retired
-        ? this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the guest that sent it has gone; not applied`)
-        : this.withTimeout(this.lineRequest(line, gpio, type, value), type, gpio),
-    );
+    // Messages for one line are processed in order; different lines run concurrently. A line with nothing
+    // queued starts the request now instead of a microtask later (the common case: the driver keeps one
+    // request per line in flight).
+    const tail = line.tail;
+    const result: Promise<Buffer> = new Promise((resolve) => {
+      const done = (response: Buffer): void => {
+        if (line.tail === result) line.tail = IDLE;
+        resolve(response);
+      };
+      if (tail === IDLE && !line.retired) this.start(line, gpio, type, value, done);
+      else {
+        void tail.then(() =>
+          line.retired
+            ? done(this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the guest that sent it has gone; not applied`))
+            : this.start(line, gpio, type, value, done),
+        );
+      }
+    });
     line.tail = result;
     return result;
   }
 
-  private withTimeout(work: Promise<Buffer>, type: number, gpio: number): Promise<Buffer> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Buffer>((resolve) => {
-      timer = setTimeout(
-        () => resolve(this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the board did not finish within ${this.requestTimeoutMs} ms`)),
-        this.requestTimeoutMs,
-      );
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  /** Runs one request and calls `done` exactly once: with its response, or with ERR when the board has
+   *  not finished within requestTimeoutMs (a late response is then dropped). */
+  private start(line: LineModel, gpio: number, type: number, value: number, done: (response: Buffer) => void): void {
+    const deadline = {
+      deadline: performance.now() + this.requestTimeoutMs,
+      expire: () => done(this.fail(`request type 0x${type.toString(16)} on line ${gpio}: the board did not finish within ${this.requestTimeoutMs} ms`)),
+    };
+    this.deadlines.add(deadline);
+    this.lineRequest(line, gpio, type, value).then(
+      (response) => {
+        if (this.deadlines.delete(deadline)) done(response);
+      },
+      (error: Error) => {
+        if (this.deadlines.delete(deadline)) done(this.fail(`request type 0x${type.toString(16)} on line ${gpio} failed: ${error.message}`));
+      },
+    );
   }
 
   private ok(value = 0): Buffer {

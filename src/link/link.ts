@@ -21,6 +21,7 @@ import {
   type RequestName,
 } from './protocol.js';
 import { createSlipDecoder, createSlipEncoder, PacketLengthGuard } from './slip.js';
+import { DeadlineTimer } from './deadlines.js';
 import { DeviceError, LinkClosedError, RequestTimeoutError, VersionMismatchError } from './errors.js';
 
 export interface LinkOptions {
@@ -64,7 +65,9 @@ interface Pending {
   seq: number;
   payload: Buffer;
   timeoutMs: number;
-  timer: NodeJS.Timeout;
+  /** performance.now() at which the request times out. */
+  deadline: number;
+  expire(): void;
   sent: boolean;
   resolve: (body: unknown) => void;
   reject: (error: Error) => void;
@@ -90,6 +93,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private readonly encoder = createSlipEncoder();
   private readonly guard = new PacketLengthGuard();
   private readonly decoder = createSlipDecoder();
+  /** One timer for every pending request's timeout (requests are usually answered long before it). */
+  private readonly deadlines = new DeadlineTimer();
   private window: number;
   private readonly timeoutMs: number;
   private nextSeq = 1;
@@ -108,9 +113,12 @@ export class Link extends EventEmitter<LinkEvents> {
     });
     stream.on('data', (bytes: Buffer) => {
       this.counters.bytesIn += bytes.length;
-      this.guard.write(bytes);
+      // The guard is called directly rather than piped as a stream: one Transform hop less per
+      // chunk received. The decoder stays the library's stream.
+      if (this.closedReason !== undefined) return;
+      const kept = this.guard.guardChunk(bytes);
+      if (kept.length > 0) this.decoder.write(kept);
     });
-    this.guard.pipe(this.decoder);
     this.decoder.on('data', (packet: Buffer) => this.onPacket(packet));
 
     const onGone = (why: string) => () => this.close(why);
@@ -118,7 +126,6 @@ export class Link extends EventEmitter<LinkEvents> {
     stream.once('close', onGone('the stream closed'));
     stream.once('error', (error: Error) => this.close(`stream error: ${error.message}`));
     this.once('close', () => {
-      this.guard.unpipe(this.decoder);
       if (ownsStream && !stream.destroyed) stream.destroy();
     });
   }
@@ -156,8 +163,10 @@ export class Link extends EventEmitter<LinkEvents> {
         name, seq, payload, timeoutMs, sent: false,
         resolve: resolve as (body: unknown) => void,
         reject,
-        timer: setTimeout(() => this.expire(pending), timeoutMs),
+        deadline: performance.now() + timeoutMs,
+        expire: () => this.expire(pending),
       };
+      this.deadlines.add(pending);
       this.inFlight.set(seq, pending);
       this.queue.push(pending);
       this.pump();
@@ -168,8 +177,8 @@ export class Link extends EventEmitter<LinkEvents> {
   close(reason = 'closed by the host'): void {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
+    this.deadlines.clear();
     for (const pending of this.inFlight.values()) {
-      clearTimeout(pending.timer);
       pending.reject(new LinkClosedError(pending.name, pending.seq, reason));
     }
     this.inFlight.clear();
@@ -254,7 +263,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   private settle(pending: Pending, error: Error | undefined, body?: unknown): void {
-    clearTimeout(pending.timer);
+    this.deadlines.delete(pending);
     this.inFlight.delete(pending.seq);
     if (error) pending.reject(error);
     else pending.resolve(body);

@@ -39,15 +39,16 @@ export class PacketLengthGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    done(null, this.guardChunk(chunk));
+  }
+
+  /** The guard's work on one chunk, for callers that feed the decoder themselves (the Link does, to save
+   *  a stream hop per chunk). Returns the bytes to pass on; keeps its state across calls. */
+  guardChunk(chunk: Uint8Array): Buffer {
     const kept = Buffer.allocUnsafe(chunk.length + 1);
     let n = 0;
-    const keep = (byte: number): void => {
-      if (this.run < this.limit) {
-        this.run++;
-        kept[n++] = byte;
-      } else this.dropped++;
-    };
-    for (const byte of chunk) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
       if (this.escPending) {
         this.escPending = false;
         if (byte !== SLIP_END) {
@@ -68,8 +69,11 @@ export class PacketLengthGuard extends Transform {
         kept[n++] = byte;
       } else if (byte === SLIP_ESC) {
         this.escPending = true;
-      } else keep(byte);
+      } else if (this.run < this.limit) {
+        this.run++;
+        kept[n++] = byte;
+      } else this.dropped++;
     }
-    done(null, kept.subarray(0, n));
+    return kept.subarray(0, n);
   }
 }

@@ -30,8 +30,7 @@ static inline uint8_t *esc_byte(uint8_t *p, uint32_t b)
     return p;
 }
 
-/* A word with a byte >= 0xC0 (random data: timestamps, CRCs): out of line, so the loop keeps its
- * registers for the common case. */
+/* A word with a SLIP special in it: out of line, so the loop keeps its registers for the common case. */
 static __attribute__((noinline)) uint8_t *esc_word_bytes(uint8_t *p, uint32_t w)
 {
     for (unsigned i = 0; i < 4; i++, w >>= 8)
@@ -39,9 +38,18 @@ static __attribute__((noinline)) uint8_t *esc_word_bytes(uint8_t *p, uint32_t w)
     return p;
 }
 
+/* Exact test for a 0xC0 or 0xDB byte in w (the zero-byte test on w ^ 0xC0.. and w ^ 0xDB..), run only
+ * on words the cheap filter flags: counters, timestamps and CRCs often have bytes 0xC0..0xFF that need
+ * no escape. */
+static inline uint32_t has_special(uint32_t w)
+{
+    uint32_t x = w ^ (SLIP_END * 0x01010101u), y = w ^ (SLIP_ESC * 0x01010101u);
+    return (((x - 0x01010101u) & ~x) | ((y - 0x01010101u) & ~y)) & 0x80808080u;
+}
+
 static inline uint8_t *esc_word(uint8_t *p, uint32_t w)
 {
-    if (w & (w << 1) & ESC_CANDIDATES)
+    if ((w & (w << 1) & ESC_CANDIDATES) && has_special(w))
         return esc_word_bytes(p, w);
     p[0] = (uint8_t)w;
     p[1] = (uint8_t)(w >> 8);

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 
 /** pid.codes test VID:PID used by the firmware during development (firmware/README.md). */
 export const VGPIO_USB_VID = '1209';
@@ -68,10 +68,12 @@ export async function sysfsPorts(root = '/sys/class/tty'): Promise<PortInfo[]> {
   return ports;
 }
 
-/** serialport's lister, or sysfs when it cannot run. */
+/** serialport's lister, or sysfs when it cannot run. serialport is loaded here, on first use, so that
+ *  commands that never list ports (an emulated board) do not pay for loading it. */
 export async function listPorts(): Promise<PortInfo[]> {
   try {
-    return await SerialPort.list();
+    const { SerialPort: Port } = await import('serialport');
+    return await Port.list();
   } catch {
     return sysfsPorts();
   }

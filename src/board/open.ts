@@ -3,7 +3,7 @@
  * emulated board (firmware/dist running in rp2040js in a worker thread, src/emulator).
  */
 import type { Duplex } from 'node:stream';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { Link, type LinkOptions } from '../link/link.js';
 import { LinkBoard } from './link-board.js';
 import type { Jig } from './jig.js';
@@ -40,17 +40,25 @@ export function emulatorOf(board: LinkBoard): Emulator | undefined {
 /**
  * serialport 13's stream does not close the port when it is destroyed, which is how a Link lets go of its
  * stream: without this the port and its lock stay held until the process exits, and opening the same
- * board again fails with "Cannot lock port".
+ * board again fails with "Cannot lock port". Made on first use: serialport is loaded only when a serial
+ * port is opened (about 30 ms of start-up an emulated board does not need).
  */
-class ClosingSerialPort extends SerialPort {
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.isOpen) return callback(error);
-    this.close(() => callback(error));
-  }
-}
+type SerialPortClass = new (options: ConstructorParameters<typeof SerialPort>[0]) => SerialPort;
+let closingSerialPort: Promise<SerialPortClass> | undefined;
+const loadClosingSerialPort = (): Promise<SerialPortClass> =>
+  (closingSerialPort ??= import('serialport').then(
+    ({ SerialPort: Base }) =>
+      class ClosingSerialPort extends Base {
+        override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+          if (!this.isOpen) return callback(error);
+          this.close(() => callback(error));
+        }
+      },
+  ));
 
 /** Opens the serial port at `path`. The baud rate is ignored by USB CDC devices. */
 async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
+  const ClosingSerialPort = await loadClosingSerialPort();
   const port = new ClosingSerialPort({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
     port.open((error) => (error ? reject(new Error(`cannot open serial port ${path}: ${error.message}`)) : resolve())),

@@ -13,10 +13,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "word-wise CRC and esc
 static inline uint32_t crc_word(const uint32_t *t, uint32_t crc, uint32_t w)
 {
     crc ^= w;
-    crc = t[crc & 0xffu] ^ (crc >> 8);
-    crc = t[crc & 0xffu] ^ (crc >> 8);
-    crc = t[crc & 0xffu] ^ (crc >> 8);
-    crc = t[crc & 0xffu] ^ (crc >> 8);
+    crc = t[(uint8_t)crc] ^ (crc >> 8);         /* (uint8_t): one uxtb, not a mask in a register */
+    crc = t[(uint8_t)crc] ^ (crc >> 8);
+    crc = t[(uint8_t)crc] ^ (crc >> 8);
+    crc = t[(uint8_t)crc] ^ (crc >> 8);
     return crc;
 }
 
@@ -49,7 +49,7 @@ static inline uint32_t has_special(uint32_t w)
 
 static inline uint8_t *esc_word(uint8_t *p, uint32_t w)
 {
-    if ((w & (w << 1) & ESC_CANDIDATES) && has_special(w))
+    if (__builtin_expect((w & (w << 1) & ESC_CANDIDATES) != 0, 0) && has_special(w))
         return esc_word_bytes(p, w);
     p[0] = (uint8_t)w;
     p[1] = (uint8_t)(w >> 8);

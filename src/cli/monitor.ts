@@ -7,14 +7,27 @@
  *
  * The core, monitorLines(), takes any Board and reports records to a callback, so the same code runs
  * in-process in tests (against the emulated board, while the test drives the partner line) and here.
+ *
+ * A real board is opened as a ReconnectingBoard: when it is unplugged, monitoring goes on waiting for it
+ * (a `disconnect` record); when it is back (its lines configured again by ReconnectingBoard) the levels
+ * are sampled again (a `reconnect` record) and edges are reported as before. The replugged board's clock
+ * restarts at power-up, so the VCD's time is kept monotonic by an offset per connection: the time away
+ * is measured with the host's clock.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Bit, Board, BoardEvent, LineBias } from '../board/types.js';
+import { BoardDisconnectedError, ReconnectingBoard } from '../board/reconnecting-board.js';
+import { openReconnectingBoard } from '../board/hotplug.js';
+import { findBoardPath, NoBoardError } from '../board/discovery.js';
+import { openBoard } from '../board/open.js';
+import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
 import {
-  activeLowOption, BenchError, BenchExit, biasOption, debounceOption, groupBy, jsonLine, lineLabel, resolveLines, runOnBoard, withBoardOptions,
-  type BoardChoiceOptions,
+  activeLowOption, BenchError, BenchExit, biasOption, debounceOption, describeBenchError, groupBy, jsonLine, lineLabel, openBenchBoard, resolveLines,
+  withBoardOptions, type BoardChoiceOptions,
 } from './common.js';
+import { describeListError } from './list.js';
 import { VcdWriter, type VcdValue } from './vcd.js';
 
 export type EdgeFilter = 'rising' | 'falling' | 'both';
@@ -41,6 +54,8 @@ export interface MonitorSettings {
   durationMs?: number;
   /** Stop when aborted; the abort reason (a string such as 'SIGINT') becomes the summary's `stoppedBy`. */
   signal?: AbortSignal;
+  /** How disconnect and reconnect records name the board. Default "the board with serial SERIAL". */
+  boardName?: string;
 }
 
 export interface MonitorStart {
@@ -74,19 +89,62 @@ export interface MonitorOverflow {
   lastUs: bigint;
 }
 
+/** A ReconnectingBoard lost its board: edges are not seen until it is back. */
+export interface MonitorDisconnect {
+  type: 'disconnect';
+  /**
+   * Device time of the unplug on the board's clock, estimated: the last sample's device time plus the
+   * host time since (never before the last device time seen).
+   */
+  timeUs: bigint;
+  board: string;
+  reason: string;
+}
+
+/** The board is back with its lines configured again, and the levels were sampled again. */
+export interface MonitorReconnect {
+  type: 'reconnect';
+  /** Device time of the new sample, on the replugged board's clock (which restarts at power-up). */
+  timeUs: bigint;
+  board: string;
+  /** Host time from the disconnect to the new sample. */
+  awayUs: bigint;
+  /** The device clock went back: the board was restarted (an unplug powers it off). */
+  clockRestarted: boolean;
+  lines: Array<{ line: number; name: string; level: Bit }>;
+}
+
 export interface MonitorSummary {
   type: 'summary';
   stoppedBy: string;
   startUs: bigint;
-  /** Device time when monitoring stopped. */
+  /**
+   * Device time when monitoring stopped, on the clock of the board as last connected; when it was away
+   * then, the estimated time it went away (see MonitorDisconnect.timeUs).
+   */
   endUs: bigint;
   edges: number;
   /** Edges the device reported as lost in OVERFLOW events. */
   overflowLost: number;
   lines: Array<{ line: number; name: string; edges: number; lost: number }>;
+  /** Times the board went away. */
+  disconnects: number;
+  /** Device time spent connected, summed over connections (endUs - startUs without disconnects). */
+  connectedUs: bigint;
+  /** Host time spent waiting for the board, summed. connectedUs + awayUs is the VCD's end time. */
+  awayUs: bigint;
+  /** The board was away when monitoring stopped. */
+  endedAway: boolean;
 }
 
-export type MonitorRecord = MonitorStart | MonitorEdge | MonitorOverflow | MonitorSummary;
+export type MonitorRecord = MonitorStart | MonitorEdge | MonitorOverflow | MonitorDisconnect | MonitorReconnect | MonitorSummary;
+
+/** Queue items besides the board's events: the ReconnectingBoard's notices, with the host time they came. */
+type BoardNotice = { type: 'gone'; reason: string; atMs: number } | { type: 'back'; atMs: number };
+
+const hostUsBetween = (fromMs: number, toMs: number): bigint => BigInt(Math.max(0, Math.round((toMs - fromMs) * 1000)));
+const hostUsSince = (ms: number): bigint => hostUsBetween(ms, performance.now());
+const maxOf = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 const opposite = { rising: 'falling', falling: 'rising' } as const;
 const physicalFilter = (edges: EdgeFilter, activeLow: boolean): EdgeFilter => (activeLow && edges !== 'both' ? opposite[edges] : edges);
@@ -102,14 +160,16 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
   const { lines, activeLow } = settings;
   if (lines.length === 0) throw new BenchError(BenchExit.USAGE, 'monitor: name at least one line');
   const byLine = new Map(lines.map((l) => [l.line, l]));
-  const queue: BoardEvent[] = [];
+  const boardName = settings.boardName ?? `the board with serial ${board.info.serial}`;
+  const queue: Array<BoardEvent | BoardNotice> = [];
   let wake: (() => void) | undefined;
   let closedBy: string | undefined;
   let stopBy: string | undefined;
-  const onEvent = (event: BoardEvent) => {
-    queue.push(event);
+  const enqueue = (item: BoardEvent | BoardNotice) => {
+    queue.push(item);
     wake?.();
   };
+  const onEvent = (event: BoardEvent) => enqueue(event);
   const onClose = (reason: string) => {
     closedBy = reason;
     wake?.();
@@ -119,9 +179,14 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     wake?.();
   };
   const onAbort = () => stop(typeof settings.signal?.reason === 'string' ? settings.signal.reason : 'stopped');
+  const onGone = (reason: string) => enqueue({ type: 'gone', reason, atMs: performance.now() });
+  const onBack = () => enqueue({ type: 'back', atMs: performance.now() });
+  const replugs = board instanceof ReconnectingBoard ? board : undefined;
   let timer: NodeJS.Timeout | undefined;
   board.on('event', onEvent);
   board.on('close', onClose);
+  replugs?.on('disconnected', onGone);
+  replugs?.on('reconnected', onBack);
   try {
     // Listening starts before configuring, so no edge can slip between configuration and the first read.
     const edge = physicalFilter(settings.edges, activeLow);
@@ -135,10 +200,17 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     const sample = await board.getValues(lines.map((l) => l.line));
     const startUs = sample.timeUs;
     const invert = activeLow ? 1 : 0;
-    report({
-      type: 'start', timeUs: startUs, edges: settings.edges, activeLow,
-      lines: lines.map((l) => ({ line: l.line, name: l.name, level: (sample.values.get(l.line)! ^ invert) as Bit })),
-    });
+    const levels = (values: Map<number, Bit>) => lines.map((l) => ({ line: l.line, name: l.name, level: (values.get(l.line)! ^ invert) as Bit }));
+    report({ type: 'start', timeUs: startUs, edges: settings.edges, activeLow, lines: levels(sample.values) });
+
+    // The current connection: its first sample (device and host time) and the latest device time seen.
+    let segmentStartUs = startUs;
+    let anchorMs = performance.now();
+    let latestUs = startUs;
+    let away: { timeUs: bigint; atMs: number } | undefined;
+    let disconnects = 0;
+    let connectedUs = 0n;
+    let awayUs = 0n;
 
     const perLine = new Map(lines.map((l) => [l.line, { edges: 0, lost: 0 }]));
     let total = 0;
@@ -156,13 +228,50 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
         wake = undefined;
         continue;
       }
+      if (event.type === 'gone') {
+        if (away !== undefined) continue; // lost again before its levels could be read: still the same absence
+        const estimateUs = segmentStartUs + hostUsBetween(anchorMs, event.atMs);
+        away = { timeUs: maxOf(latestUs, estimateUs), atMs: event.atMs };
+        disconnects++;
+        connectedUs += away.timeUs - segmentStartUs;
+        report({ type: 'disconnect', timeUs: away.timeUs, board: boardName, reason: event.reason });
+        continue;
+      }
+      if (event.type === 'back') {
+        if (away === undefined) continue;
+        let resample: { values: Map<number, Bit>; timeUs: bigint };
+        try {
+          resample = await board.getValues(lines.map((l) => l.line));
+        } catch (error) {
+          if (error instanceof BoardDisconnectedError) continue; // gone again: a 'gone' notice follows, a 'back' later
+          throw error;
+        }
+        const gapUs = hostUsSince(away.atMs);
+        awayUs += gapUs;
+        const clockRestarted = resample.timeUs < latestUs;
+        segmentStartUs = resample.timeUs;
+        latestUs = resample.timeUs;
+        anchorMs = performance.now();
+        away = undefined;
+        // ReconnectingBoard continues each line's sequence numbers after the last one it passed on. A line
+        // with no edge yet has no reference that holds on the new board: its first edge starts one afresh.
+        for (const l of lines) if (!lastSeq.has(l.line)) expected.delete(l.line);
+        report({ type: 'reconnect', timeUs: resample.timeUs, board: boardName, awayUs: gapUs, clockRestarted, lines: levels(resample.values) });
+        continue;
+      }
       if (event.type === 'edge') {
         const line = byLine.get(event.line);
         if (!line) continue;
-        let lostBefore: number;
         const previous = lastSeq.get(event.line);
+        if (away !== undefined) {
+          // From the board being restored: before the new sample, so its effect is in the sampled level.
+          if (previous !== undefined) lastSeq.set(event.line, event.lineSeq);
+          continue;
+        }
+        let lostBefore: number;
         if (previous === undefined) {
-          const ahead = seqAhead(event.lineSeq & 0xffff, expected.get(event.line)!);
+          const reference = expected.get(event.line);
+          const ahead = reference === undefined ? 0 : seqAhead(event.lineSeq & 0xffff, reference);
           // Behind the reference: the edge came before the line_seq read, so before the initial sample.
           if (ahead < 0) continue;
           lostBefore = ahead;
@@ -172,8 +281,9 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
         lastSeq.set(event.line, event.lineSeq);
         const counts = perLine.get(event.line)!;
         counts.lost += lostBefore;
-        // An edge stamped before the initial sample is already in the initial level.
-        if (event.timeUs < startUs) continue;
+        // An edge stamped before the connection's sample is already in the sampled level.
+        if (event.timeUs < segmentStartUs) continue;
+        latestUs = maxOf(latestUs, event.timeUs);
         const logical = activeLow ? opposite[event.edge] : event.edge;
         counts.edges++;
         total++;
@@ -183,13 +293,22 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
         const affected = event.lines.filter((l) => byLine.has(l));
         if (affected.length === 0) continue;
         overflowLost += event.lost;
+        if (away === undefined) latestUs = maxOf(latestUs, event.lastUs);
         report({ type: 'overflow', lost: event.lost, lines: affected.map((l) => ({ line: l, name: byLine.get(l)!.name })), firstUs: event.firstUs, lastUs: event.lastUs });
       }
     }
-    const endUs = closedBy === undefined ? (await board.getValues(lines.map((l) => l.line))).timeUs : startUs;
+    let endUs: bigint;
+    if (away !== undefined) {
+      endUs = away.timeUs;
+      awayUs += hostUsSince(away.atMs);
+    } else {
+      endUs = closedBy === undefined ? maxOf(latestUs, (await board.getValues(lines.map((l) => l.line))).timeUs) : latestUs;
+      connectedUs += endUs - segmentStartUs;
+    }
     const summary: MonitorSummary = {
       type: 'summary', stoppedBy: stopBy, startUs, endUs, edges: total, overflowLost,
       lines: lines.map((l) => ({ line: l.line, name: l.name, ...perLine.get(l.line)! })),
+      disconnects, connectedUs, awayUs, endedAway: away !== undefined,
     };
     report(summary);
     return summary;
@@ -198,6 +317,8 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     settings.signal?.removeEventListener('abort', onAbort);
     board.off('event', onEvent);
     board.off('close', onClose);
+    replugs?.off('disconnected', onGone);
+    replugs?.off('reconnected', onBack);
     if (!board.closed) {
       for (const { key, items } of groupBy(lines, (l) => l.idleBias)) {
         await board.configure(items.map((l) => l.line), { direction: 'off', bias: key }).catch(() => undefined);
@@ -205,6 +326,8 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     }
   }
 }
+
+const formatSeconds = (us: bigint): string => `${(Number(us) / 1e6).toFixed(1)} s`;
 
 /** Human-readable lines: device times in microseconds, names from the profile. */
 export function formatRecord(record: MonitorRecord): string {
@@ -215,8 +338,16 @@ export function formatRecord(record: MonitorRecord): string {
       return `${record.lostBefore ? `${record.timeUs} us ${record.name} LOST ${record.lostBefore} edges before seq ${record.lineSeq}\n` : ''}${record.timeUs} us ${record.name} ${record.edge} seq ${record.lineSeq}\n`;
     case 'overflow':
       return `${record.lastUs} us OVERFLOW lost ${record.lost} edges on ${record.lines.map((l) => l.name).join(' ')} (from ${record.firstUs} us to ${record.lastUs} us)\n`;
+    case 'disconnect':
+      return `board: ${record.board} is gone (${record.reason}); waiting for it (edges while it is away are not seen)\n`;
+    case 'reconnect':
+      return `board: ${record.board} is back at ${record.timeUs} us${record.clockRestarted ? ' (it restarted: device times count from its power-up)' : ''} after ${formatSeconds(record.awayUs)} away; levels ${record.lines.map((l) => `${l.name}=${l.level}`).join(' ')}\n`;
     case 'summary': {
-      const head = `summary: ${record.edges} edges in ${record.endUs - record.startUs} us (device time), stopped by ${record.stoppedBy}${record.overflowLost ? `; the board reported ${record.overflowLost} edges lost` : ''}\n`;
+      const span = record.disconnects === 0
+        ? `${record.connectedUs} us (device time)`
+        : `${record.connectedUs + record.awayUs} us (${record.connectedUs} us connected by the device clock, ${record.awayUs} us away by the host clock)`;
+      const replugs = record.disconnects === 0 ? '' : `; the board went away ${record.disconnects} time${record.disconnects === 1 ? '' : 's'}${record.endedAway ? ' and was away when monitoring stopped' : ''}`;
+      const head = `summary: ${record.edges} edges in ${span}, stopped by ${record.stoppedBy}${replugs}${record.overflowLost ? `; the board reported ${record.overflowLost} edges lost` : ''}\n`;
       return head + record.lines.map((l) => `  ${l.name}: ${l.edges} edges, ${l.lost} lost\n`).join('');
     }
   }
@@ -225,26 +356,30 @@ export function formatRecord(record: MonitorRecord): string {
 /**
  * Feeds monitor records into a VCD: #0 is the start sample, times are relative to it. Lost edges make the
  * affected lines 'x' (level unknown) from the first lost edge until their next edge, with a note in the
- * closing $comment.
+ * closing $comment. While the board is unplugged every line is 'x'. A replugged board's clock restarts at
+ * power-up, so from each reconnect on, VCD time is the device time plus a new offset that puts the new
+ * sample the host-measured time away after the disconnect; the notes give each offset.
  */
 export function vcdRecorder(writer: (header: { signals: string[]; comment: string }) => VcdWriter): (record: MonitorRecord) => void {
   let vcd: VcdWriter | undefined;
-  let startUs = 0n;
+  /** VCD time = device time + offset, for the current connection. */
+  let offset = 0n;
   const index = new Map<number, number>();
   let last = 0n;
+  let goneAt: bigint | undefined;
   const at = (timeUs: bigint) => {
-    const t = timeUs - startUs;
+    const t = timeUs + offset;
     if (t > last) last = t;
     return last;
   };
   return (record) => {
     switch (record.type) {
       case 'start':
-        startUs = record.timeUs;
+        offset = -record.timeUs;
         record.lines.forEach((l, i) => index.set(l.line, i));
         vcd = writer({
           signals: record.lines.map((l) => l.name),
-          comment: `#0 is device time ${record.timeUs} us; ${record.activeLow ? 'active-low lines, levels inverted' : 'levels as at the pins'}; x = level unknown after lost edges (notes at the end)`,
+          comment: `#0 is device time ${record.timeUs} us; ${record.activeLow ? 'active-low lines, levels inverted' : 'levels as at the pins'}; x = level unknown after lost edges or while the board was unplugged (notes at the end)`,
         });
         vcd.begin(record.lines.map((l) => l.level));
         break;
@@ -256,13 +391,34 @@ export function vcdRecorder(writer: (header: { signals: string[]; comment: strin
         break;
       }
       case 'overflow': {
+        if (goneAt !== undefined) {
+          // From the board being restored: its times are on a clock not placed yet; the lines are x anyway.
+          vcd!.note(last, `OVERFLOW while the board was being restored: ${record.lost} edges lost on ${record.lines.map((l) => l.name).join(' ')}`);
+          break;
+        }
         const t = at(record.firstUs);
-        vcd!.note(t, `OVERFLOW: the board lost ${record.lost} edges from ${record.firstUs - startUs} us to ${record.lastUs - startUs} us on ${record.lines.map((l) => l.name).join(' ')}`);
+        vcd!.note(t, `OVERFLOW: the board lost ${record.lost} edges from ${record.firstUs + offset} us to ${record.lastUs + offset} us on ${record.lines.map((l) => l.name).join(' ')}`);
         for (const l of record.lines) vcd!.change(t, index.get(l.line)!, 'x' satisfies VcdValue);
         break;
       }
+      case 'disconnect': {
+        const t = at(record.timeUs);
+        goneAt = t;
+        vcd!.note(t, `${record.board} went away (${record.reason}), at device time ${record.timeUs} us (estimated with the host clock); every line x until it is back`);
+        for (const i of index.values()) vcd!.change(t, i, 'x');
+        break;
+      }
+      case 'reconnect': {
+        const back = maxOf(last, (goneAt ?? last) + record.awayUs);
+        offset = back - record.timeUs;
+        last = back;
+        goneAt = undefined;
+        vcd!.note(back, `${record.board} is back after ${record.awayUs} us away (host clock); levels sampled at device time ${record.timeUs} us; from here VCD time = device time ${offset < 0n ? '-' : '+'} ${offset < 0n ? -offset : offset} us${record.clockRestarted ? ' (its clock restarted when it was plugged in again)' : ''}`);
+        for (const l of record.lines) vcd!.change(back, index.get(l.line)!, l.level);
+        break;
+      }
       case 'summary':
-        vcd!.end(at(record.endUs));
+        vcd!.end(maxOf(last, record.connectedUs + record.awayUs));
         break;
     }
   };
@@ -302,6 +458,89 @@ Stops after --count edges, after --duration seconds, or on Ctrl-C/SIGTERM (exit 
 lines (off, idle bias from the profile). Lost edges do not change the exit code; the summary counts them.
 Example: vgpio monitor GP3 GP5 --edges both --count 10 --vcd trace.vcd`;
 
+/** What monitor runs on: the emulated board as the other bench commands open it, or a ReconnectingBoard. */
+interface MonitorBoard {
+  board: Board;
+  profile: BoardProfile;
+  what: string;
+  close(): Promise<void>;
+}
+
+const NO_BOARD_HINT = 'use --board PATH|serial:SERIALNO, or --board emulator';
+
+/**
+ * A real board is opened as a ReconnectingBoard, so an unplug does not end monitoring; the emulated board
+ * cannot be unplugged and is opened as by the other bench commands. Errors opening it the first time are
+ * those of openBenchBoard (exit 3 with the same hints); later, a board that is away is waited for.
+ */
+export async function openMonitorBoard(options: BoardChoiceOptions, log: (message: string) => void): Promise<MonitorBoard> {
+  if (options.board === 'emulator') return openBenchBoard(options);
+  let first = true;
+  const findPath = async (choice: string) => {
+    if (!first) return findBoardPath(choice);
+    try {
+      return await findBoardPath(choice);
+    } catch (error) {
+      if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
+      throw new BenchError(BenchExit.NO_BOARD, `cannot list serial ports: ${describeListError(error)}; ${NO_BOARD_HINT}`);
+    }
+  };
+  const openPath = async (path: string) => {
+    if (!first) return openBoard({ path });
+    first = false;
+    try {
+      return await openBoard({ path });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(message);
+      throw new BenchError(
+        BenchExit.NO_BOARD,
+        `${message}; ${busy ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first' : `check the path (\`vgpio list\`), or ${NO_BOARD_HINT}`}`,
+      );
+    }
+  };
+  let opened;
+  try {
+    opened = await openReconnectingBoard({ choice: options.board, jig: options.jig, log, emulatorWhenNone: false, findPath, openPath });
+  } catch (error) {
+    if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
+    throw error;
+  }
+  const { board, what } = opened;
+  try {
+    const profile = fitProfile(loadProfile(options.profile ?? (board.info.boardId === 2 ? 'pico' : 'rp2040')), board.info);
+    return { board, profile, what, close: () => board.close() };
+  } catch (error) {
+    await board.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** runOnBoard (common.ts) for monitor: the same error lines and exit codes, on a board from openMonitorBoard. */
+async function runMonitor(options: MonitorOptions, body: (bench: MonitorBoard) => Promise<void>): Promise<void> {
+  let bench: MonitorBoard | undefined;
+  // ReconnectingBoard's notes while the board is away (not back yet, and why); its "is gone" and "is back"
+  // are monitor's disconnect and reconnect records. Notes from opening (no USB hotplug notices here, say)
+  // are left out: without them a replugged board is still found, by retrying.
+  let watching = false;
+  const log = (message: string) => {
+    if (watching && !/ is (gone|back) /.test(message)) process.stderr.write(`vgpio monitor: ${message}\n`);
+  };
+  try {
+    bench = await openMonitorBoard(options, log);
+    watching = true;
+    await body(bench);
+    process.exitCode = BenchExit.OK;
+  } catch (error) {
+    const { exitCode, message } = describeBenchError(error);
+    if (options.json) process.stdout.write(jsonLine({ type: 'error', ok: false, exitCode, error: message }));
+    process.stderr.write(`vgpio monitor: ${message}\n`);
+    process.exitCode = exitCode;
+  } finally {
+    await bench?.close().catch(() => undefined);
+  }
+}
+
 export function monitorCommand(): Command {
   return withBoardOptions(
     new Command('monitor')
@@ -322,8 +561,7 @@ export function monitorCommand(): Command {
       process.exitCode = BenchExit.USAGE;
       return;
     }
-    await runOnBoard(
-      'monitor',
+    await runMonitor(
       options,
       async ({ board, profile, what }) => {
         const resolved = resolveLines(specs, profile);
@@ -344,6 +582,7 @@ export function monitorCommand(): Command {
           const { pkg } = await import('./program.js'); // program.ts adds this command: a static import would be a cycle
           sinks.push(vcdRecorder(({ signals, comment }) => new VcdWriter({ date: new Date(), version: `vgpio ${pkg.version} monitor, firmware ${board.info.firmwareVersion}`, comment: `${what}; ${comment}`, scope: 'vgpio', signals }, (text) => writeSync(fd, text))));
         }
+        let summary: MonitorSummary;
         const stopper = new AbortController();
         const onInt = () => stopper.abort('SIGINT');
         const onTerm = () => stopper.abort('SIGTERM');
@@ -351,7 +590,7 @@ export function monitorCommand(): Command {
         process.on('SIGTERM', onTerm);
         try {
           if (!options.json) process.stderr.write(`vgpio monitor: watching ${lines.map((l) => l.name).join(' ')} on ${what}; Ctrl-C stops\n`);
-          await monitorLines(
+          summary = await monitorLines(
             board,
             { lines, edges: options.edges, activeLow: options.activeLow === true, count: options.count, durationMs: options.duration === undefined ? undefined : options.duration * 1000, signal: stopper.signal },
             (record) => sinks.forEach((sink) => sink(record)),
@@ -361,8 +600,13 @@ export function monitorCommand(): Command {
           process.off('SIGTERM', onTerm);
           if (vcdFd !== undefined) closeSync(vcdFd);
         }
+        if (summary.endedAway) {
+          throw new BenchError(
+            BenchExit.UNEXPECTED,
+            `the board went away while monitoring and was not back when monitoring stopped (${summary.stoppedBy}); the summary${options.vcd === undefined ? '' : ' and the VCD'} cover what was seen; check the cable, then run the command again`,
+          );
+        }
       },
-      { jsonLines: true },
     );
   });
 }

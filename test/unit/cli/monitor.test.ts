@@ -122,7 +122,7 @@ describe('formatRecord', () => {
       .toBe('1234 us GP3 LOST 2 edges before seq 9\n1234 us GP3 falling seq 9\n');
     expect(formatRecord({ type: 'overflow', lost: 5, lines: [{ line: 3, name: 'GP3' }, { line: 5, name: 'GP5' }], firstUs: 100n, lastUs: 200n }))
       .toBe('200 us OVERFLOW lost 5 edges on GP3 GP5 (from 100 us to 200 us)\n');
-    expect(formatRecord({ type: 'summary', stoppedBy: 'count', startUs: 10n, endUs: 2010n, edges: 3, overflowLost: 5, lines: [{ line: 3, name: 'GP3', edges: 3, lost: 5 }] }))
+    expect(formatRecord({ type: 'summary', stoppedBy: 'count', startUs: 10n, endUs: 2010n, edges: 3, overflowLost: 5, lines: [{ line: 3, name: 'GP3', edges: 3, lost: 5 }], disconnects: 0, connectedUs: 2000n, awayUs: 0n, endedAway: false }))
       .toBe('summary: 3 edges in 2000 us (device time), stopped by count; the board reported 5 edges lost\n  GP3: 3 edges, 5 lost\n');
   });
 });

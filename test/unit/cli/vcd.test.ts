@@ -139,7 +139,7 @@ describe('vcdRecorder: monitor records to a VCD', () => {
   }
 
   it('times are relative to the start sample, which is #0', () => {
-    const vcd = record([start, edge(1010n, 3, 'GP3', 1, 1), edge(1250n, 5, 'GP5', 0, 1), { type: 'summary', stoppedBy: 'count', startUs: 1000n, endUs: 1300n, edges: 2, overflowLost: 0, lines: [] }]);
+    const vcd = record([start, edge(1010n, 3, 'GP3', 1, 1), edge(1250n, 5, 'GP5', 0, 1), { type: 'summary', stoppedBy: 'count', startUs: 1000n, endUs: 1300n, edges: 2, overflowLost: 0, lines: [], disconnects: 0, connectedUs: 300n, awayUs: 0n, endedAway: false }]);
     expect(vcd.initial).toEqual({ GP3: '0', GP5: '1' });
     expect(vcd.changes).toEqual([{ time: 10, name: 'GP3', value: '1' }, { time: 250, name: 'GP5', value: '0' }]);
     expect(vcd.endTime).toBe(300);
@@ -152,7 +152,7 @@ describe('vcdRecorder: monitor records to a VCD', () => {
       edge(1010n, 3, 'GP3', 1, 1),
       { type: 'overflow', lost: 5, lines: [{ line: 3, name: 'GP3' }], firstUs: 1020n, lastUs: 1040n },
       edge(1050n, 3, 'GP3', 0, 7, 5),
-      { type: 'summary', stoppedBy: 'count', startUs: 1000n, endUs: 1060n, edges: 2, overflowLost: 5, lines: [] },
+      { type: 'summary', stoppedBy: 'count', startUs: 1000n, endUs: 1060n, edges: 2, overflowLost: 5, lines: [], disconnects: 0, connectedUs: 60n, awayUs: 0n, endedAway: false },
     ]);
     expect(waveform(vcd, 'GP3').changes).toEqual([{ time: 10, value: '1' }, { time: 20, value: 'x' }, { time: 50, value: '0' }]);
     expect(waveform(vcd, 'GP5').changes).toEqual([]);

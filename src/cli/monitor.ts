@@ -142,6 +142,8 @@ export type MonitorRecord = MonitorStart | MonitorEdge | MonitorOverflow | Monit
 /** Queue items besides the board's events: the ReconnectingBoard's notices, with the host time they came. */
 type BoardNotice = { type: 'gone'; reason: string; atMs: number } | { type: 'back'; atMs: number };
 
+/** How often monitor pings a board that can come back, to notice a port that closed silently. */
+const LIVENESS_MS = 1000;
 const hostUsBetween = (fromMs: number, toMs: number): bigint => BigInt(Math.max(0, Math.round((toMs - fromMs) * 1000)));
 const hostUsSince = (ms: number): bigint => hostUsBetween(ms, performance.now());
 const maxOf = (a: bigint, b: bigint): bigint => (a > b ? a : b);
@@ -183,6 +185,7 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
   const onBack = () => enqueue({ type: 'back', atMs: performance.now() });
   const replugs = board instanceof ReconnectingBoard ? board : undefined;
   let timer: NodeJS.Timeout | undefined;
+  let liveness: NodeJS.Timeout | undefined;
   board.on('event', onEvent);
   board.on('close', onClose);
   replugs?.on('disconnected', onGone);
@@ -211,6 +214,21 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     let disconnects = 0;
     let connectedUs = 0n;
     let awayUs = 0n;
+    const markGone = (notice: { reason: string; atMs: number }) => {
+      if (away !== undefined) return; // lost again before its levels could be read: still the same absence
+      const estimateUs = segmentStartUs + hostUsBetween(anchorMs, notice.atMs);
+      away = { timeUs: maxOf(latestUs, estimateUs), atMs: notice.atMs };
+      disconnects++;
+      connectedUs += away.timeUs - segmentStartUs;
+      report({ type: 'disconnect', timeUs: away.timeUs, board: boardName, reason: notice.reason });
+    };
+    // A port that closed without a word (a pty whose other end went away) shows only when written to:
+    // a ping now and then notices it, and ReconnectingBoard takes the board for gone.
+    if (replugs) {
+      liveness = setInterval(() => {
+        if (replugs.connected) replugs.ping().catch(() => undefined);
+      }, LIVENESS_MS);
+    }
 
     const perLine = new Map(lines.map((l) => [l.line, { edges: 0, lost: 0 }]));
     let total = 0;
@@ -229,12 +247,7 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
         continue;
       }
       if (event.type === 'gone') {
-        if (away !== undefined) continue; // lost again before its levels could be read: still the same absence
-        const estimateUs = segmentStartUs + hostUsBetween(anchorMs, event.atMs);
-        away = { timeUs: maxOf(latestUs, estimateUs), atMs: event.atMs };
-        disconnects++;
-        connectedUs += away.timeUs - segmentStartUs;
-        report({ type: 'disconnect', timeUs: away.timeUs, board: boardName, reason: event.reason });
+        markGone(event);
         continue;
       }
       if (event.type === 'back') {
@@ -297,12 +310,22 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
         report({ type: 'overflow', lost: event.lost, lines: affected.map((l) => ({ line: l, name: byLine.get(l)!.name })), firstUs: event.firstUs, lastUs: event.lastUs });
       }
     }
+    if (away === undefined && closedBy === undefined) {
+      try {
+        latestUs = maxOf(latestUs, (await board.getValues(lines.map((l) => l.line))).timeUs);
+      } catch (error) {
+        if (!(error instanceof BoardDisconnectedError)) throw error;
+        // Gone just now: its notice is queued, or (the request noticed first) about to be.
+        const notice = queue.find((item): item is Extract<BoardNotice, { type: 'gone' }> => item.type === 'gone');
+        markGone(notice ?? { reason: error.reason, atMs: performance.now() });
+      }
+    }
     let endUs: bigint;
     if (away !== undefined) {
       endUs = away.timeUs;
       awayUs += hostUsSince(away.atMs);
     } else {
-      endUs = closedBy === undefined ? maxOf(latestUs, (await board.getValues(lines.map((l) => l.line))).timeUs) : latestUs;
+      endUs = latestUs;
       connectedUs += endUs - segmentStartUs;
     }
     const summary: MonitorSummary = {
@@ -314,6 +337,7 @@ export async function monitorLines(board: Board, settings: MonitorSettings, repo
     return summary;
   } finally {
     clearTimeout(timer);
+    clearInterval(liveness);
     settings.signal?.removeEventListener('abort', onAbort);
     board.off('event', onEvent);
     board.off('close', onClose);

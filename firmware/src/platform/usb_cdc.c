@@ -434,7 +434,20 @@ void usb_cdc_rx_consume(size_t n)
 
 uint8_t *usb_cdc_tx_reserve(void)
 {
-    return &tx_ring[tx_head & (CDC_TX_RING_SIZE - 1u)];
+    uint32_t head = tx_head;
+    if (head & 3u) {
+        /* An empty ring (the usual case for a reply) restarts word aligned: head and tail move forward
+         * together, which sends nothing, and the IN refill then takes its plain word copy instead of
+         * the shifted one. Masked, because the USB IRQ reads both indices. */
+        uint32_t saved = platform_irq_save();
+        if (head == tx_tail) {
+            head = (head + 3u) & ~3u;
+            tx_tail = head;
+            tx_head = head;
+        }
+        platform_irq_restore(saved);
+    }
+    return &tx_ring[head & (CDC_TX_RING_SIZE - 1u)];
 }
 
 void usb_cdc_tx_commit(size_t n)

@@ -270,31 +270,53 @@ export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError';
 }
 
-const fixedSize = (layout: Layout): number => layout.reduce((n, [, kind]) => n + SIZE[kind], 0);
-const hasTail = (layout: Layout): boolean => layout.some(([, kind]) => kind === 'rest' || kind === 'edges');
+/** Sizes of a layout, worked out once per layout: every request and reply is encoded or decoded by one. */
+interface LayoutShape {
+  fixed: number;
+  tail: boolean;
+}
+const shapes = new WeakMap<Layout, LayoutShape>();
+function shapeOf(layout: Layout): LayoutShape {
+  let shape = shapes.get(layout);
+  if (shape === undefined) {
+    shape = {
+      fixed: layout.reduce((n, [, kind]) => n + SIZE[kind], 0),
+      tail: layout.some(([, kind]) => kind === 'rest' || kind === 'edges'),
+    };
+    shapes.set(layout, shape);
+  }
+  return shape;
+}
+
+function integer(value: unknown, what: string, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${what}: field ${name} must be an integer, got ${String(value)}`);
+  return value;
+}
 
 function encodeLayout(layout: Layout, body: Record<string, unknown>, what: string, prefix?: number): Buffer {
-  let size = fixedSize(layout) + (prefix === undefined ? 0 : 1);
-  for (const [name, kind] of layout) {
-    if (kind === 'rest') size += (body[name] as Uint8Array).length;
-    if (kind === 'edges') size += (body[name] as WireEdge[]).length * EDGE_RECORD_SIZE;
+  const shape = shapeOf(layout);
+  let size = shape.fixed + (prefix === undefined ? 0 : 1);
+  if (shape.tail) {
+    for (const [name, kind] of layout) {
+      if (kind === 'rest') size += (body[name] as Uint8Array).length;
+      if (kind === 'edges') size += (body[name] as WireEdge[]).length * EDGE_RECORD_SIZE;
+    }
   }
   if (size > MAX_PAYLOAD) throw new RangeError(`${what}: payload of ${size} bytes exceeds ${MAX_PAYLOAD}`);
-  const out = Buffer.alloc(size);
+  // Unpooled zero-filled allocation is the slow path of Buffer; every byte is written below instead
+  // (reserved fields explicitly as zeros).
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
   if (prefix !== undefined) out[at++] = prefix;
   for (const [name, kind] of layout) {
     const value = body[name];
-    const need = (): number => {
-      if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${what}: field ${name} must be an integer, got ${String(value)}`);
-      return value;
-    };
     switch (kind) {
-      case 'u8': out.writeUInt8(need(), at); break;
-      case 'u16': out.writeUInt16LE(need(), at); break;
-      case 'u32': out.writeUInt32LE(need() >>> 0, at); break;
+      case 'u8': out.writeUInt8(integer(value, what, name), at); break;
+      case 'u16': out.writeUInt16LE(integer(value, what, name), at); break;
+      case 'u32': out.writeUInt32LE(integer(value, what, name) >>> 0, at); break;
       case 'u64': out.writeBigUInt64LE(BigInt(value as bigint), at); break;
-      case 'zero8': case 'zero16': break;
+      case 'zero8': out[at] = 0; break;
+      case 'zero16': out[at] = 0; out[at + 1] = 0; break;
       case 'hex8': {
         const bytes = Buffer.from(String(value), 'hex');
         if (bytes.length !== 8) throw new TypeError(`${what}: field ${name} must be 16 hex digits`);
@@ -326,9 +348,9 @@ function encodeLayout(layout: Layout, body: Record<string, unknown>, what: strin
  *   from a later protocol revision, which are ignored (§5).
  */
 function decodeLayout(layout: Layout, payload: Buffer, start: number, exact: boolean, what: string): Record<string, unknown> {
-  const fixed = fixedSize(layout);
+  const { fixed, tail } = shapeOf(layout);
   const available = payload.length - start;
-  if (available < fixed || (exact && !hasTail(layout) && available !== fixed)) {
+  if (available < fixed || (exact && !tail && available !== fixed)) {
     throw new MalformedMessageError(`${what}: payload has ${available} bytes, the layout needs ${exact ? 'exactly ' : ''}${fixed}`);
   }
   const body: Record<string, unknown> = {};

@@ -31,16 +31,21 @@ const gpio = new VirtioGpioDevice(board, { lines: profile.lines, ngpio: profile.
 const device = new GpioVhostDevice(gpio);
 
 const samples = new Float64Array(samplesMax);
+/** The same intervals less the instant board's own work inside them (it runs in this event loop only
+ *  because it stands in for the RP2040; on real hardware that work is the firmware's, not the host's). */
+const netSamples = new Float64Array(samplesMax);
 /** Time spent in the call eventfd write itself (includes any wake-up preemption). */
 const writeSamples = new Float64Array(samplesMax);
 let sampleCount = 0;
 let kickAt = NaN;
+let boardMsAtKick = 0;
 let recording = false;
 const timedOs = {
   ...nativeHostOs,
   watch(fd, onReadable) {
     return nativeHostOs.watch(fd, () => {
       kickAt = performance.now();
+      boardMsAtKick = instant.counters.responderMs;
       onReadable();
     });
   },
@@ -51,6 +56,7 @@ const timedOs = {
     nativeHostOs.signal(fd);
     if (recording && kickAt === kickAt && sampleCount < samplesMax) {
       samples[sampleCount] = (issued - kickAt) * 1000;
+      netSamples[sampleCount] = samples[sampleCount] - (instant.counters.responderMs - boardMsAtKick) * 1000;
       writeSamples[sampleCount++] = (performance.now() - issued) * 1000;
     }
     kickAt = NaN;
@@ -77,7 +83,7 @@ const handlers = {
     return { count: sampleCount };
   },
   take() {
-    return { samples: Array.from(samples.subarray(0, sampleCount)), writeSamples: Array.from(writeSamples.subarray(0, sampleCount)) };
+    return { samples: Array.from(samples.subarray(0, sampleCount)), netSamples: Array.from(netSamples.subarray(0, sampleCount)), writeSamples: Array.from(writeSamples.subarray(0, sampleCount)) };
   },
   counters,
   usage() {

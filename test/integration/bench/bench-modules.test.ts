@@ -66,7 +66,8 @@ describe('bench sections (smoke runs: shape and accounting, not speed)', () => {
   }, 90_000);
 
   it('chart: renders an SVG with both panels from a result', async () => {
-    const { renderSvg } = (await import('../../../bench/chart.mjs')) as { renderSvg(r: unknown): string };
+    const chart: string = '../../../bench/chart.mjs'; // plain JavaScript: typed by the cast, not resolved by tsc
+    const { renderSvg } = (await import(chart)) as { renderSvg(r: unknown): string };
     const host = await (await load('host')).run({ smoke: true });
     const svg = renderSvg({ machine: { cpu: 'x', cores: 2, node: 'v20', os: 'linux' }, sections: { host, edges: undefined } });
     expect(svg.startsWith('<svg')).toBe(true);

@@ -94,16 +94,18 @@ describe('vgpio monitor when the board is unplugged and plugged in again', () =>
     await m.until((r) => r.length > 0);
     expect(m.records[0]).toMatchObject({ type: 'start', lines: [{ name: 'GP3', level: 0 }, { name: 'GP5', level: 1 }] });
 
-    for (const value of [1, 0, 1] as const) {
-      const want = edgesOf(m.records).length + 1;
-      await board.setValues({ 2: value });
-      await m.until((r) => edgesOf(r).length === want);
-    }
-    // Let the old board's clock run well past the replugged board's boot time, so the replug restarts it.
+    // Let the old board's clock run well past the replugged board's boot time, so the replug restarts it;
+    // the edges come after that, so the monitor itself has seen the old clock that far (its notion of
+    // "the clock went back" compares with the latest device time it saw, not with this test's reads).
     let oldUs = 0n;
     while (oldUs < OLD_CLOCK_US) {
       oldUs = (await board.getValues([3])).timeUs;
       await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const value of [1, 0, 1] as const) {
+      const want = edgesOf(m.records).length + 1;
+      await board.setValues({ 2: value });
+      await m.until((r) => edgesOf(r).length === want);
     }
 
     await socket.unplug();

@@ -134,15 +134,22 @@ export async function run({ quick = false } = {}) {
     ['HEARTBEAT', () => ({})],
     ['LEVEL_REARM', () => ({ mask: 1 << 5 })],
     ['RESET', () => ({})],
+    ['RESET (27 lines configured)', () => ({}), 'RESET'],
   ];
+  // Every line RESET can touch: GP0..GP29 but the Pico's reserved GP23, GP24, GP29.
+  const ALL_USABLE = 0x3fffffff & ~0x21800000;
   const requestRows = [];
   for (const [label, body, name = label] of cases) {
     const runs = [];
     for (let i = 0; i < REPS; i++) {
       if (name === 'RESET' || name === 'LEVEL_REARM' || name === 'PULSE' || name === 'SET_VALUES') {
         // keep the preconditions (RESET undoes them)
+        if (label === 'RESET (27 lines configured)') b.request('LINE_CONFIG', lineConfig(ALL_USABLE, { direction: 2, edge: 3 }));
         b.request('LINE_CONFIG', lineConfig(1 << 2, { direction: 1 }));
         b.request('LINE_CONFIG', lineConfig(1 << 5, { direction: 2, level: 1 }));
+        // GP3 is GP2's loopback partner: an edge input there (left by the 22-line case) would put its
+        // interrupt inside the SET_VALUES and PULSE windows, which measure the request alone.
+        if (name === 'PULSE' || name === 'SET_VALUES') b.request('LINE_CONFIG', lineConfig(1 << 3, { direction: 0 }));
       }
       runs.push(b.request(name, body(i)));
       if (name === 'PULSE') b.emu.run(200_000); // PULSE_DONE goes out before the next pulse

@@ -194,8 +194,14 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
     for (const line of lines) this.lineSettings.set(line, fullSettings(settings));
   }
 
-  lineState(line: number): Promise<LineState> {
-    return this.call('lineState', (b) => b.lineState(line));
+  async lineState(line: number): Promise<LineState> {
+    const state = await this.call('lineState', (b) => b.lineState(line));
+    // In the numbering edges are passed on in (it continues across a replug), not the board's own.
+    const offset = this.seqOffset.get(line);
+    const last = this.lastSeq.get(line);
+    if (offset !== undefined) return { ...state, nextLineSeq: state.nextLineSeq + offset };
+    if (last !== undefined) return { ...state, nextLineSeq: last + 1 }; // no edge from this board yet
+    return state;
   }
 
   async setValues(values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Promise<void> {

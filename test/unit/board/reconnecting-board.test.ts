@@ -147,9 +147,14 @@ describe('ReconnectingBoard', () => {
     await board.configure([2], { direction: 'output', value: 0 });
     await board.setValues({ 2: 1 });
     await board.setValues({ 2: 0 });
+    expect((await board.lineState(3)).nextLineSeq).toBe(3);
     await socket.latest.close();
     await once(board, 'reconnected');
+    // lineState speaks the same numbering as the events, not the fresh board's (which starts at 1 again).
+    expect((await socket.latest.lineState(3)).nextLineSeq).toBe(1);
+    expect((await board.lineState(3)).nextLineSeq).toBe(3);
     await board.setValues({ 2: 1 });
+    expect((await board.lineState(3)).nextLineSeq).toBe(4);
     const edges = events.filter((e) => e.type === 'edge');
     expect(edges.map((e) => [e.line, e.edge, e.lineSeq])).toEqual([[3, 'rising', 1], [3, 'falling', 2], [3, 'rising', 3]]);
   });

@@ -56,12 +56,26 @@ const loadClosingSerialPort = (): Promise<SerialPortClass> =>
       },
   ));
 
+/** A serial port that could not be opened: absent, no permission, or held by another program. */
+export class PortOpenError extends Error {
+  override name = 'PortOpenError';
+  constructor(readonly path: string, cause: Error) {
+    const why = cause.message.replace(/^Error: /, '');
+    const hint = /permission denied|EACCES/i.test(why)
+      ? 'install hw/udev/99-vgpio.rules and be in group plugdev (README "udev rules")'
+      : /lock|busy|EAGAIN/i.test(why)
+        ? 'another program has it open; close that program'
+        : 'check the path; `vgpio list` shows the attached boards';
+    super(`cannot open serial port ${path}: ${why}; ${hint}`, { cause });
+  }
+}
+
 /** Opens the serial port at `path`. The baud rate is ignored by USB CDC devices. */
 async function openSerial(path: string, baudRate: number): Promise<SerialPort> {
   const ClosingSerialPort = await loadClosingSerialPort();
   const port = new ClosingSerialPort({ path, baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
-    port.open((error) => (error ? reject(new Error(`cannot open serial port ${path}: ${error.message}`)) : resolve())),
+    port.open((error) => (error ? reject(new PortOpenError(path, error)) : resolve())),
   );
   return port;
 }

@@ -1,10 +1,23 @@
 #!/usr/bin/env node
 import { buildProgram } from './program.js';
+import { BenchExit } from './common.js';
+import { HwFileError } from '../board/hw-files.js';
+import { NoBoardError } from '../board/discovery.js';
+import { PortOpenError } from '../board/open.js';
+import { ImageError } from '../board/flash-image.js';
+import { ImageFormatError } from '../emulator/loader.js';
+
+/** The bench commands' exit codes, for every command: 2 bad input, 3 no usable board, 1 anything else. */
+function exitCodeOf(error: unknown): number {
+  if (error instanceof HwFileError || error instanceof ImageError || error instanceof ImageFormatError) return BenchExit.USAGE;
+  if (error instanceof NoBoardError || error instanceof PortOpenError) return BenchExit.NO_BOARD;
+  return BenchExit.UNEXPECTED;
+}
 
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
   // Errors are written for people: the message names the problem and the fix; no stack trace.
   process.stderr.write(`vgpio: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  process.exitCode = exitCodeOf(error);
 }

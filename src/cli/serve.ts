@@ -64,13 +64,15 @@ function groupId(group: string): number {
 
 export async function serve(options: ServeOptions): Promise<void> {
   const socket = resolve(options.socket);
+  // A profile named on the command line is read first: a typo fails before any board is opened.
+  const chosenProfile = options.profile !== undefined ? loadProfile(options.profile) : undefined;
   // Survives unplug and replug: requests fail fast while the board is away, its lines come back on replug.
   const { board, what } = await openReconnectingBoard({ choice: options.board, jig: options.jig, log });
   const info = board.info;
   log(`board: ${what}: ${info.boardName}, serial ${info.serial}, firmware ${info.firmwareVersion}, ${info.numLines} lines`);
   let profile: BoardProfile;
   try {
-    profile = fitProfile(loadProfile(options.profile ?? (info.boardId === 2 ? 'pico' : 'rp2040')), info);
+    profile = fitProfile(chosenProfile ?? loadProfile(info.boardId === 2 ? 'pico' : 'rp2040'), info);
   } catch (error) {
     await board.close();
     throw error;

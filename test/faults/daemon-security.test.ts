@@ -106,7 +106,7 @@ describe('reserved lines', () => {
 
   it('a profile with a bad safe state is refused at start, naming the field', async () => {
     const r = await runCli(['serve', '--board', 'emulator', '--socket', join(tempDir(), 'gpio.sock'), '--profile', profileReservingGp6('on')]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // bad input, as for every vgpio command
     expect(r.stderr).toMatch(/lines\.4\.safe: "on" is not one of off, low, high/);
   });
 

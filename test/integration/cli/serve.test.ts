@@ -67,12 +67,41 @@ describe('vgpio serve on the emulated board', () => {
     expect(s.err()).toMatch(/SIGTERM: releasing lines and shutting down/);
   }, 60_000);
 
-  it('refuses a bad --socket-mode with a clear error', async () => {
-    const child = spawn(process.execPath, [cli, 'serve', '--socket-mode', 'rw-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs the built CLI to its exit; for commands that must fail before serving anything. */
+  async function run(...args: string[]) {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const code = await new Promise((r) => child.once('exit', r));
-    expect(code).not.toBe(0);
-    expect(stderr).toMatch(/--socket-mode.*octal mode such as 600/);
-  });
+    return { code, stderr };
+  }
+
+  it('bad input exits 2 and an unusable board 3, with the problem and the fix, before anything is served', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-serve-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const socket = join(dir, 'gpio.sock');
+    const mode = await run('serve', '--socket-mode', 'rw-', '--socket', socket);
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toMatch(/--socket-mode.*octal mode such as 600/);
+    const profile = await run('serve', '--board', 'emulator', '--profile', 'no-such-board', '--socket', socket);
+    expect(profile.code).toBe(2);
+    expect(profile.stderr).toMatch(/no board profile "no-such-board" \(looked for .*hw\/boards\/no-such-board\.json\); built-in ones are in/);
+    expect(profile.stderr).not.toMatch(/board: the emulated board/); // failed before opening any board
+    const jig = await run('serve', '--board', 'emulator', '--jig', 'no-such-jig', '--socket', socket);
+    expect(jig.code).toBe(2);
+    expect(jig.stderr).toMatch(/no jig "no-such-jig"/);
+    const port = await run('serve', '--board', join(dir, 'ttyACM9'), '--socket', socket);
+    expect(port.code).toBe(3);
+    expect(port.stderr).toMatch(/cannot open serial port .*ttyACM9: .*; check the path; `vgpio list` shows the attached boards/);
+    const serial = await run('serve', '--board', 'serial:0123456789ABCDEF', '--socket', socket);
+    expect(serial.code).toBe(3);
+    expect(serial.stderr).toMatch(/no vgpio board with serial number 0123456789abcdef is attached \(attached: none\); check the cable/i);
+    expect(existsSync(socket)).toBe(false);
+    const emulate = await run('emulate', '--pty', '--jig', 'no-such-jig');
+    expect(emulate.code).toBe(2);
+    expect(emulate.stderr).toMatch(/no jig "no-such-jig"/);
+    const noPty = await run('emulate');
+    expect(noPty.code).toBe(2);
+    expect(noPty.stderr).toMatch(/needs --pty/);
+  }, 60_000);
 });

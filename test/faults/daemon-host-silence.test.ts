@@ -121,7 +121,7 @@ describe('--failsafe-ms', () => {
   it('refuses a timeout the board would refuse, naming the range; 0 turns the failsafe off and says so', async () => {
     for (const value of ['5', '600001', 'soon']) {
       const r = await runCli(['serve', '--board', 'emulator', '--failsafe-ms', value]);
-      expect({ value, code: r.code }).toEqual({ value, code: 1 });
+      expect({ value, code: r.code }).toEqual({ value, code: 2 }); // a usage error, as for every vgpio command
       expect(r.stderr).toMatch(/--failsafe-ms.*milliseconds from 10 to 600000, or 0 to turn the failsafe off/);
     }
     const d = await spawnServe(['--failsafe-ms', '0']);

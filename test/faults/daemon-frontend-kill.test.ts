@@ -13,7 +13,7 @@ import { GpioVhostDevice } from '../../src/gpio/vhost-device.js';
 import { VhostUserServer } from '../../src/vhost/server.js';
 import { join } from 'node:path';
 import { ReliabilityRecord } from './reliability.js';
-import { cleanUp, onCleanup, sleep, spawnChildFrontend, spawnServe, tempDir, until, type Daemon } from './daemon-helpers/daemon.js';
+import { connectGuest, countedRequests, cleanUp, onCleanup, sleep, spawnChildFrontend, spawnServe, tempDir, until, type Daemon } from './daemon-helpers/daemon.js';
 
 const record = new ReliabilityRecord('faults:daemon-frontend-kill');
 afterEach(cleanUp);
@@ -22,20 +22,7 @@ afterAll(() => record.write());
 /** Loopback pairs of the jig: GP0-GP1 ... GP20-GP21. */
 const EVEN = Array.from({ length: 11 }, (_, i) => 2 * i);
 
-async function connect(d: Daemon): Promise<TestFrontend> {
-  const f = await TestFrontend.connect(d.socket);
-  onCleanup(() => f.close());
-  await f.setup({ uml: true });
-  return f;
-}
-
-/** Counts a request and its answer in the record. */
-async function ask(f: TestFrontend, type: number, gpio: number, value = 0) {
-  record.add({ requestsSent: 1 });
-  const r = await f.request(type, gpio, value);
-  record.add({ requestsAnswered: 1 });
-  return r;
-}
+const ask = countedRequests(record);
 
 /**
  * The new guest's view after the old one died: every even line of the jig is idle and released, so each
@@ -63,7 +50,7 @@ async function expectCleanSlateAndWorking(f: TestFrontend): Promise<void> {
 describe('the frontend dies mid-session', () => {
   it('socket closed mid-burst, eventq buffers held: the daemon releases the old lines and serves the next frontend', async () => {
     const d = await spawnServe();
-    const f1 = await connect(d);
+    const f1 = await connectGuest(d.socket);
     for (const line of [0, 2, 4]) {
       await ask(f1, Msg.SET_VALUE, line, 1);
       await ask(f1, Msg.SET_DIRECTION, line, VirtioDirection.OUT);
@@ -80,7 +67,7 @@ describe('the frontend dies mid-session', () => {
     record.add({ faultsInjected: 1 });
     await d.waitFor(/frontend disconnected: the frontend closed the connection/);
 
-    const f2 = await connect(d);
+    const f2 = await connectGuest(d.socket);
     await expectCleanSlateAndWorking(f2);
     expect(d.child.exitCode).toBeNull();
     expect(d.err()).not.toMatch(/Error:|TypeError|uncaught/i);
@@ -98,7 +85,7 @@ describe('the frontend dies mid-session', () => {
       expect((await vmm.exited).signal).toBe('SIGKILL');
       await d.waitFor(new RegExp(`(frontend disconnected: [^\\n]*\\n[^]*){${round}}`));
     }
-    const f = await connect(d);
+    const f = await connectGuest(d.socket);
     await expectCleanSlateAndWorking(f);
     expect(d.err().match(/vhost-user: frontend connected/g)).toHaveLength(4);
     expect(d.child.exitCode).toBeNull();

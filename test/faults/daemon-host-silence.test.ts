@@ -10,25 +10,13 @@ import { Msg, MsgStatus, VirtioDirection } from '../../src/gpio/spec.js';
 import type { BoardProfile, LineProfile } from '../../src/board/profile.js';
 import type { PinChangeEvent } from '../../src/emulator/board.js';
 import { ReliabilityRecord } from './reliability.js';
-import { cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess, until } from './daemon-helpers/daemon.js';
+import { connectGuest, countedRequests, cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess, until } from './daemon-helpers/daemon.js';
 
 const record = new ReliabilityRecord('faults:daemon-host-silence');
 afterEach(cleanUp);
 afterAll(() => record.write());
 
-async function connect(socket: string): Promise<TestFrontend> {
-  const f = await TestFrontend.connect(socket);
-  onCleanup(() => f.close());
-  await f.setup({ uml: true });
-  return f;
-}
-
-async function ask(f: TestFrontend, type: number, gpio: number, value = 0) {
-  record.add({ requestsSent: 1 });
-  const r = await f.request(type, gpio, value);
-  record.add({ requestsAnswered: 1 });
-  return r;
-}
+const ask = countedRequests(record);
 
 const OK = (value = 0) => Buffer.from([MsgStatus.OK, value]);
 
@@ -47,7 +35,7 @@ describe('host silence, in-process (the emulated pins are watched)', () => {
     });
     const keeper = d.keeper!;
     expect(d.logs.join('\n')).toMatch(/failsafe: armed, 500 ms of host silence .*drive 2=0 6=1; release the rest\); heartbeat every 100 ms/);
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     for (const [line, value] of [[2, 1], [6, 0], [8, 1]] as const) {
       await ask(f, Msg.SET_VALUE, line, value);
       expect((await ask(f, Msg.SET_DIRECTION, line, VirtioDirection.OUT)).output).toEqual(OK());
@@ -96,7 +84,7 @@ describe('host silence, the real daemon stopped with SIGSTOP (its board in anoth
     const pty = await spawnPtyBoard();
     const d = await spawnServe(['--failsafe-ms', '300'], { board: pty.path });
     await d.waitFor(/failsafe: armed, 300 ms of host silence puts the lines in their safe states \(drive none; release the rest\); heartbeat every 60 ms/);
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     await ask(f, Msg.SET_VALUE, 2, 1);
     await ask(f, Msg.SET_DIRECTION, 2, VirtioDirection.OUT);
     await ask(f, Msg.SET_DIRECTION, 3, VirtioDirection.IN);

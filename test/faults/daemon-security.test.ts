@@ -12,7 +12,7 @@ import { TestFrontend } from '../helpers/frontend.js';
 import { IrqType, Msg, MsgStatus, VirtioDirection } from '../../src/gpio/spec.js';
 import type { PinChangeEvent } from '../../src/emulator/board.js';
 import { ReliabilityRecord } from './reliability.js';
-import { cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess, tempDir, until } from './daemon-helpers/daemon.js';
+import { connectGuest, countedRequests, cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess, tempDir, until } from './daemon-helpers/daemon.js';
 
 const record = new ReliabilityRecord('faults:daemon-security');
 afterEach(cleanUp);
@@ -21,19 +21,7 @@ afterAll(() => record.write());
 const OK = (value = 0) => Buffer.from([MsgStatus.OK, value]);
 const ERR = Buffer.from([MsgStatus.ERR, 0]);
 
-async function connect(socket: string): Promise<TestFrontend> {
-  const f = await TestFrontend.connect(socket);
-  onCleanup(() => f.close());
-  await f.setup({ uml: true });
-  return f;
-}
-
-async function ask(f: TestFrontend, type: number, gpio: number, value = 0) {
-  record.add({ requestsSent: 1 });
-  const r = await f.request(type, gpio, value);
-  record.add({ requestsAnswered: 1 });
-  return r;
-}
+const ask = countedRequests(record);
 
 /** The Pico profile with GP6 reserved as well (and GP4's safe state), as a file for --profile. */
 function profileReservingGp6(safe = 'high'): string {
@@ -67,7 +55,7 @@ describe('the socket', () => {
     const d = await spawnServe();
     expect(statSync(d.socket).mode & 0o777).toBe(0o600);
     expect(d.err()).toMatch(/vhost-user: listening on .* \(mode 0600\)/);
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     const intruder = await TestFrontend.connect(d.socket);
     onCleanup(() => intruder.close());
     record.add({ faultsInjected: 1 });
@@ -88,7 +76,7 @@ describe('reserved lines', () => {
     const d = await spawnServe(['--profile', profileReservingGp6()], { board: pty.path });
     expect(d.err()).toMatch(/reserved lines: 6, 23, 24, 29/);
     expect(d.err()).toMatch(/failsafe: armed, 1000 ms of host silence puts the lines in their safe states \(drive 4=1; release the rest\)/);
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     await tryToDrive(f, 23);
     await tryToDrive(f, 6);
     // GP6 drives GP7 through the jig: had anything reached the board, GP7 would read high.
@@ -118,7 +106,7 @@ describe('reserved lines', () => {
     expect(d.logs.join('\n')).toMatch(/failsafe: armed/);
     const changes: PinChangeEvent[] = [];
     onCleanup(d.emulated.pins.onChange((c) => changes.push(c)));
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     await tryToDrive(f, 6);
     await tryToDrive(f, 23);
     await ask(f, Msg.SET_VALUE, 2, 1);

@@ -12,7 +12,7 @@ import type { BoardProfile, LineProfile } from '../../src/board/profile.js';
 import type { PinChangeEvent } from '../../src/emulator/board.js';
 import { shutdown } from '../../src/cli/serve.js';
 import { ReliabilityRecord } from './reliability.js';
-import { cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess } from './daemon-helpers/daemon.js';
+import { connectGuest, countedRequests, cleanUp, onCleanup, runCli, sleep, spawnPtyBoard, spawnServe, startInProcess } from './daemon-helpers/daemon.js';
 
 const record = new ReliabilityRecord('faults:daemon-signals');
 afterEach(cleanUp);
@@ -20,19 +20,7 @@ afterAll(() => record.write());
 
 const OK = (value = 0) => Buffer.from([MsgStatus.OK, value]);
 
-async function connect(socket: string): Promise<TestFrontend> {
-  const f = await TestFrontend.connect(socket);
-  onCleanup(() => f.close());
-  await f.setup({ uml: true });
-  return f;
-}
-
-async function ask(f: TestFrontend, type: number, gpio: number, value = 0) {
-  record.add({ requestsSent: 1 });
-  const r = await f.request(type, gpio, value);
-  record.add({ requestsAnswered: 1 });
-  return r;
-}
+const ask = countedRequests(record);
 
 /** A guest that drives GP2 and GP4 high and waits for edges on GP7 (GP6 idle). */
 async function driveLines(f: TestFrontend): Promise<void> {
@@ -59,7 +47,7 @@ describe('SIGTERM and SIGINT to vgpio serve with a guest driving lines', () => {
     it(`${signal}: lines released on the board, failsafe disarmed, socket removed, exit 0, a clean log line`, async () => {
       const pty = await spawnPtyBoard();
       const d = await spawnServe(['--failsafe-ms', '300'], { board: pty.path });
-      const f = await connect(d.socket);
+      const f = await connectGuest(d.socket);
       await driveLines(f);
       d.child.kill(signal);
       record.add({ faultsInjected: 1 });
@@ -80,7 +68,7 @@ describe('SIGTERM and SIGINT to vgpio serve with a guest driving lines', () => {
   it('a second SIGTERM while the shutdown waits for a board that stopped answering exits at once, with the socket removed', async () => {
     const pty = await spawnPtyBoard();
     const d = await spawnServe(['--failsafe-ms', '0'], { board: pty.path });
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     await driveLines(f);
     pty.child.kill('SIGSTOP'); // the board goes quiet: every release waits for the link's timeout
     onCleanup(() => void pty.child.kill('SIGCONT'));
@@ -107,7 +95,7 @@ describe('the shutdown path in-process (the emulated pins are watched)', () => {
       failsafeMs: 300,
       profile: (p: BoardProfile) => ({ ...p, lines: p.lines.map((l) => ({ ...l, ...edit[l.line] })) }),
     });
-    const f = await connect(d.socket);
+    const f = await connectGuest(d.socket);
     await driveLines(f);
     await ask(f, Msg.SET_DIRECTION, 5, VirtioDirection.IN);
     expect((await ask(f, Msg.GET_VALUE, 5)).output).toEqual(OK(1));

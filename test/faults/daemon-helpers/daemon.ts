@@ -16,6 +16,8 @@ import { GpioVhostDevice } from '../../../src/gpio/vhost-device.js';
 import type { FailsafeKeeper } from '../../../src/gpio/failsafe.js';
 import { armFailsafe } from '../../../src/cli/serve.js';
 import { VhostUserServer } from '../../../src/vhost/server.js';
+import { TestFrontend } from '../../helpers/frontend.js';
+import type { ReliabilityRecord } from '../reliability.js';
 
 export const CLI = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 const REGISTER_TS = fileURLToPath(new URL('./register-ts.mjs', import.meta.url));
@@ -162,4 +164,22 @@ export async function until(predicate: () => boolean | Promise<boolean>, what: s
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** A guest (TestFrontend, UML flavour) on `socket`, closed by cleanUp. */
+export async function connectGuest(socket: string): Promise<TestFrontend> {
+  const f = await TestFrontend.connect(socket);
+  onCleanup(() => f.close());
+  await f.setup({ uml: true });
+  return f;
+}
+
+/** A guest request counted in `record` as sent, and as answered once its answer is back. */
+export function countedRequests(record: ReliabilityRecord) {
+  return async (f: TestFrontend, type: number, gpio: number, value = 0) => {
+    record.add({ requestsSent: 1 });
+    const r = await f.request(type, gpio, value);
+    record.add({ requestsAnswered: 1 });
+    return r;
+  };
 }

@@ -4,47 +4,21 @@
  * the pty, does its work and closes it; the emulated board keeps what was set, as a real board does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { CLI, runVgpio, startPtyBoard, type PtyBoard } from '../../helpers/cli.js';
 
-const cli = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+const vgpio = (...args: string[]) => runVgpio(args);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const vgpio = (...args: string[]) =>
-  new Promise<Run>((resolve) => {
-    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 15_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-
-let emulator: ChildProcess;
+let board: PtyBoard;
 let pty: string;
 const on = (...args: string[]) => vgpio(...args, '--board', pty);
 
 beforeAll(async () => {
-  emulator = spawn(process.execPath, [cli, 'emulate', '--pty', '--jig', 'loopback'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  emulator.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  pty = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: emulator.stdout! }).once('line', resolve);
-    emulator.once('exit', (code) => reject(new Error(`vgpio emulate exited with ${code}: ${stderr}`)));
-  });
+  board = await startPtyBoard('loopback');
+  pty = board.path;
 });
 
-afterAll(async () => {
-  if (emulator.exitCode === null) {
-    const exited = new Promise((resolve) => emulator.once('exit', resolve));
-    emulator.kill('SIGTERM');
-    await exited;
-  }
-});
+afterAll(() => board?.stop());
 
 describe('vgpio bench commands on the emulated board (loopback jig)', () => {
   it('info lists every line with its name, reserved flag, configuration and level', async () => {
@@ -117,7 +91,7 @@ describe('vgpio bench commands on the emulated board (loopback jig)', () => {
   });
 
   it('set --hold keeps the port and the lines until SIGTERM, then releases them', async () => {
-    const held = spawn(process.execPath, [cli, 'set', 'GP6=1', '--hold', '--board', pty], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const held = spawn(process.execPath, [CLI, 'set', 'GP6=1', '--hold', '--board', pty], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const holding = new Promise<void>((resolve) =>
       held.stderr!.on('data', (d: Buffer) => {

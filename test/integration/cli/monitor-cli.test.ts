@@ -6,33 +6,18 @@
  * The pulses last seconds so a slow, shared machine still starts the monitor well before they end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { openBoard } from '../../../src/board/open.js';
 import type { Bit } from '../../../src/board/types.js';
 import { parseVcd, waveform } from '../../helpers/vcd.js';
+import { CLI, runVgpio, startPtyBoard, type PtyBoard } from '../../helpers/cli.js';
 
-const cli = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+const vgpio = (...args: string[]) => runVgpio(args, 30_000);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const vgpio = (...args: string[]) =>
-  new Promise<Run>((resolve) => {
-    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-
-let emulator: ChildProcess;
+let board: PtyBoard | undefined;
 let pty: string;
 let dir: string;
 const on = (...args: string[]) => vgpio(...args, '--board', pty);
@@ -61,21 +46,12 @@ const TOLERANCE_US = 10;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vgpio-monitor-'));
-  emulator = spawn(process.execPath, [cli, 'emulate', '--pty', '--jig', 'loopback'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  emulator.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  pty = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: emulator.stdout! }).once('line', resolve);
-    emulator.once('exit', (code) => reject(new Error(`vgpio emulate exited with ${code}: ${stderr}`)));
-  });
+  board = await startPtyBoard('loopback');
+  pty = board.path;
 });
 
 afterAll(async () => {
-  if (emulator?.exitCode === null) {
-    const exited = new Promise((resolve) => emulator.once('exit', resolve));
-    emulator.kill('SIGTERM');
-    await exited;
-  }
+  await board?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -131,7 +107,7 @@ describe('vgpio monitor on the emulated board (loopback jig)', () => {
   it('Ctrl-C (SIGINT) ends it with a summary and exit 0, releases the lines, and closes the VCD', async () => {
     const file = join(dir, 'sigint.vcd');
     // GP22 has no partner in the loopback jig: its pull-up alone sets the level
-    const child = spawn(process.execPath, [cli, 'monitor', 'GP22', '--bias', 'pull-up', '--vcd', file, '--board', pty], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'monitor', 'GP22', '--bias', 'pull-up', '--vcd', file, '--board', pty], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -18,7 +18,15 @@ export const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.
  * instead of commander's 1; help and version exit 0. Errors found later map in main.ts.
  */
 function usageExitsTwo(command: Command): Command {
-  return command.exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
+  return command
+    .addHelpText('after', `
+Exit codes:
+  0  stopped by SIGINT or SIGTERM
+  1  unexpected error
+  2  bad input: option, profile, jig or image
+  3  no board: none attached (use --board PATH|serial:NO, or --board emulator), or it cannot be opened
+`)
+    .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : 2));
 }
 
 export function buildProgram(): Command {

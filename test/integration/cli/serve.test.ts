@@ -71,9 +71,11 @@ describe('vgpio serve on the emulated board', () => {
   async function run(...args: string[]) {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
     const code = await new Promise((r) => child.once('exit', r));
-    return { code, stderr };
+    return { code, stdout, stderr };
   }
 
   it('bad input exits 2 and an unusable board 3, with the problem and the fix, before anything is served', async () => {
@@ -100,6 +102,11 @@ describe('vgpio serve on the emulated board', () => {
     const emulate = await run('emulate', '--pty', '--jig', 'no-such-jig');
     expect(emulate.code).toBe(2);
     expect(emulate.stderr).toMatch(/no jig "no-such-jig"/);
+    for (const command of ['serve', 'emulate']) {
+      const help = await run(command, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/Exit codes:\n  0 .*\n  1 unexpected error\n  2 bad input.*\n  3 no board/);
+    }
     const noPty = await run('emulate');
     expect(noPty.code).toBe(2);
     expect(noPty.stderr).toMatch(/needs --pty/);

@@ -105,7 +105,7 @@ describe('vgpio serve on the emulated board', () => {
     for (const command of ['serve', 'emulate']) {
       const help = await run(command, '--help');
       expect(help.code).toBe(0);
-      expect(help.stdout).toMatch(/Exit codes:\n  0 .*\n  1 unexpected error\n  2 bad input.*\n  3 no board/);
+      expect(help.stdout).toMatch(/Exit codes:\n {2}0 +.*\n {2}1 +unexpected error\n {2}2 +bad input.*\n {2}3 +no board/);
     }
     const noPty = await run('emulate');
     expect(noPty.code).toBe(2);

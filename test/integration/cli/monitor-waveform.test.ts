@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmulatedBoard, type EmulatedBoard } from '../../../src/board/open.js';
 import type { Bit, BoardEvent, PulseDoneEvent } from '../../../src/board/types.js';
-import { monitorLines, vcdRecorder, type MonitoredLine, type MonitorRecord, type MonitorSettings } from '../../../src/cli/monitor.js';
+import { monitorLines, type MonitoredLine, type MonitorRecord, type MonitorSettings } from '../../../src/cli/monitor-lines.js';
+import { vcdRecorder } from '../../../src/cli/monitor-output.js';
 import { VcdWriter } from '../../../src/cli/vcd.js';
 import { parseVcd, waveform, type ParsedVcd } from '../../helpers/vcd.js';
 

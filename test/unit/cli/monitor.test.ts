@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeBoard } from '../../helpers/fake-board.js';
-import { formatRecord, monitorLines, type MonitoredLine, type MonitorRecord, type MonitorSettings } from '../../../src/cli/monitor.js';
+import { monitorLines, type MonitoredLine, type MonitorRecord, type MonitorSettings } from '../../../src/cli/monitor-lines.js';
+import { formatRecord } from '../../../src/cli/monitor-output.js';
 
 const gp = (line: number, extra: Partial<MonitoredLine> = {}): MonitoredLine => ({ line, name: `GP${line}`, bias: 'none', debounceUs: 0, idleBias: 'pull-down', ...extra });
 const tick = () => new Promise((r) => setImmediate(r));

@@ -1,7 +1,8 @@
 /** The VCD writer (src/cli/vcd.ts), checked by the strict reader in test/helpers/vcd.ts, and the reader itself. */
 import { describe, expect, it } from 'vitest';
 import { VcdWriter, vcdIdentifier, vcdReferenceName, type VcdHeader } from '../../../src/cli/vcd.js';
-import { vcdRecorder, type MonitorRecord } from '../../../src/cli/monitor.js';
+import { type MonitorRecord } from '../../../src/cli/monitor-lines.js';
+import { vcdRecorder } from '../../../src/cli/monitor-output.js';
 import { parseVcd, waveform } from '../../helpers/vcd.js';
 
 const header = (signals: string[], comment?: string): VcdHeader => ({ date: new Date('2026-11-23T12:00:00Z'), version: 'vgpio test', comment, scope: 'vgpio', signals });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { buildProgram } from './program.js';
-import { BenchExit } from './common.js';
+import { BenchError, BenchExit } from './common.js';
 import { HwFileError } from '../board/hw-files.js';
 import { NoBoardError } from '../board/discovery.js';
 import { PortOpenError } from '../board/open.js';
@@ -9,6 +9,7 @@ import { ImageFormatError } from '../emulator/loader.js';
 
 /** The bench commands' exit codes, for every command: 2 bad input, 3 no usable board, 1 anything else. */
 function exitCodeOf(error: unknown): number {
+  if (error instanceof BenchError) return error.exitCode;
   if (error instanceof HwFileError || error instanceof ImageError || error instanceof ImageFormatError) return BenchExit.USAGE;
   if (error instanceof NoBoardError || error instanceof PortOpenError) return BenchExit.NO_BOARD;
   return BenchExit.UNEXPECTED;

@@ -4,8 +4,8 @@
  * connections, negotiated features and errors in plain words.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { resolve } from 'node:path';
-import { rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { openReconnectingBoard } from '../board/hotplug.js';
 import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
@@ -14,6 +14,7 @@ import { GpioVhostDevice } from '../gpio/vhost-device.js';
 import { VhostUserServer } from '../vhost/server.js';
 import { DEFAULT_FAILSAFE_TIMEOUT_MS, failsafePlan, FailsafeKeeper } from '../gpio/failsafe.js';
 import type { Board } from '../board/types.js';
+import { BenchError, BenchExit } from './common.js';
 
 export interface ServeOptions {
   socket: string;
@@ -58,13 +59,30 @@ function groupId(group: string): number {
   try {
     return Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
   } catch {
-    throw new Error(`--socket-group: no group named "${group}"`);
+    throw new BenchError(BenchExit.USAGE, `--socket-group: no group named "${group}"; give a group name or number (\`getent group\` lists them)`);
+  }
+}
+
+/** Longest unix socket path: sun_path is 108 bytes with the terminating NUL (unix(7)). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** What makes listen() fail or, worse, bind a truncated path, said before any board is opened. */
+function checkSocketPath(socket: string): void {
+  const bytes = Buffer.byteLength(socket);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new BenchError(BenchExit.USAGE, `--socket ${socket} is ${bytes} bytes long; a unix socket path can have at most ${MAX_SOCKET_PATH_BYTES}: pick a shorter path`);
+  }
+  const dir = dirname(socket);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new BenchError(BenchExit.USAGE, `--socket ${socket}: the directory ${dir} does not exist; create it or pick another path`);
   }
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
   const socket = resolve(options.socket);
-  // A profile named on the command line is read first: a typo fails before any board is opened.
+  // Options are checked first: a typo fails before any board is opened.
+  checkSocketPath(socket);
+  const gid = options.socketGroup !== undefined ? groupId(options.socketGroup) : undefined;
   const chosenProfile = options.profile !== undefined ? loadProfile(options.profile) : undefined;
   // Survives unplug and replug: requests fail fast while the board is away, its lines come back on replug.
   const { board, what } = await openReconnectingBoard({ choice: options.board, jig: options.jig, log });
@@ -85,7 +103,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     socketPath: socket,
     device,
     mode: options.socketMode,
-    ...(options.socketGroup !== undefined ? { gid: groupId(options.socketGroup) } : {}),
+    ...(gid !== undefined ? { gid } : {}),
     log,
   });
   board.on('disconnected', () => log('board: guest requests that need the board are answered with errors meanwhile; interrupts the guest queued stay queued'));

@@ -6,11 +6,23 @@
  */
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { closeFd, dupFd, recvWithFds, RECV_AGAIN, sendWithFds, watchFd, type FdWatcher } from '../native/index.js';
 import { VhostUserBackend, type HostOs, type VhostDevice } from './backend.js';
 import { HEADER_SIZE, MAX_FDS, parseHeader, reqName, VhostMessageError, type Header } from './messages.js';
 import { nativeHostOs } from './host-os.js';
+
+/** True when a process accepts connections on the unix socket at `path`; false when it is stale. */
+function someoneListens(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false)); // ECONNREFUSED: nobody listens
+  });
+}
 
 export interface VhostServerOptions {
   socketPath: string;
@@ -135,7 +147,12 @@ export class VhostUserServer extends EventEmitter<ServerEvents> {
     const { socketPath } = this.options;
     if (existsSync(socketPath)) {
       if (!lstatSync(socketPath).isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-      unlinkSync(socketPath); // a stale socket from an earlier run
+      // Only a stale socket (nobody listening: an earlier run that died) may be replaced; unlinking a live
+      // one would cut a running daemon off from every VMM that connects later.
+      if (await someoneListens(socketPath)) {
+        throw new Error(`${socketPath}: another process is listening on it (a running vgpio serve?); stop it or pick another --socket`);
+      }
+      unlinkSync(socketPath);
     }
     const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;

@@ -98,6 +98,16 @@ describe('vgpio serve on the emulated board', () => {
     const serial = await run('serve', '--board', 'serial:0123456789ABCDEF', '--socket', socket);
     expect(serial.code).toBe(3);
     expect(serial.stderr).toMatch(/no vgpio board with serial number 0123456789abcdef is attached \(attached: none\); check the cable/i);
+    const noDir = await run('serve', '--board', 'emulator', '--socket', join(dir, 'missing', 'gpio.sock'));
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toMatch(/the directory .*missing does not exist; create it or pick another path/);
+    const long = await run('serve', '--board', 'emulator', '--socket', join(dir, `${'a'.repeat(120)}.sock`));
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/is \d+ bytes long; a unix socket path can have at most 107: pick a shorter path/);
+    const group = await run('serve', '--board', 'emulator', '--socket-group', 'no-such-group', '--socket', socket);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toMatch(/--socket-group: no group named "no-such-group"/);
+    for (const r of [noDir, long, group]) expect(r.stderr).not.toMatch(/board: the emulated board/); // before any board
     expect(existsSync(socket)).toBe(false);
     const emulate = await run('emulate', '--pty', '--jig', 'no-such-jig');
     expect(emulate.code).toBe(2);

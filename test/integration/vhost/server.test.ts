@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { VhostUserServer } from '../../../src/vhost/server.js';
 import { VirtioGpioDevice } from '../../../src/gpio/device.js';
@@ -56,6 +57,30 @@ describe('vhost-user server over a real unix socket', () => {
     expect(statSync(b.socketPath).mode & 0o777).toBe(0o660);
     await b.server.close();
     expect(existsSync(b.socketPath)).toBe(false);
+  });
+
+  it('replaces a stale socket, but refuses one a live process listens on and leaves it working', async () => {
+    const a = await start();
+    const second = new VhostUserServer({ socketPath: a.socketPath, device: new GpioVhostDevice(a.gpio, () => {}), log: () => {} });
+    await expect(second.listen()).rejects.toThrow(/another process is listening on it \(a running vgpio serve\?\); stop it or pick another --socket/);
+    expect(existsSync(a.socketPath)).toBe(true);
+    // The probe was a connection like any VMM's: the running server saw it come and go.
+    await waitFor(() => a.logs.some((l) => /frontend disconnected/.test(l)));
+    const f = await a.frontend(); // the first one still serves, on the same path
+    await f.setup();
+    expect((await f.request(Msg.GET_DIRECTION, 2)).len).toBe(2);
+
+    // A socket file nobody listens on (a daemon that was SIGKILLed): bound by a child process that dies.
+    const dir = mkdtempSync(join(tmpdir(), 'vgpio-stale-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const stale = join(dir, 'gpio.sock');
+    const child = spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(child.signal).toBe('SIGKILL');
+    expect(statSync(stale).isSocket()).toBe(true);
+    const third = new VhostUserServer({ socketPath: stale, device: new GpioVhostDevice(a.gpio, () => {}), log: () => {} });
+    await third.listen();
+    cleanups.push(() => third.close());
+    expect(statSync(stale).mode & 0o777).toBe(0o600);
   });
 
   it('serves the driver QEMU-style: config, names, probe, set and get through the jig', async () => {

@@ -56,17 +56,23 @@ const loadClosingSerialPort = (): Promise<SerialPortClass> =>
       },
   ));
 
-/** A serial port that could not be opened: absent, no permission, or held by another program. */
+/** A serial port that could not be opened: absent, not a tty, no permission, or held by another program. */
 export class PortOpenError extends Error {
   override name = 'PortOpenError';
+  /** Another program holds the port: pointing at another board would not help. */
+  readonly busy: boolean;
   constructor(readonly path: string, cause: Error) {
     const why = cause.message.replace(/^Error: /, '');
-    const hint = /permission denied|EACCES/i.test(why)
-      ? 'install hw/udev/99-vgpio.rules and be in group plugdev (README "udev rules")'
-      : /lock|busy|EAGAIN/i.test(why)
-        ? 'another program has it open; close that program'
-        : 'check the path; `vgpio list` shows the attached boards';
+    const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(why);
+    const hint = busy
+      ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first'
+      : /permission denied|EACCES/i.test(why)
+        ? 'install hw/udev/99-vgpio.rules and be in group plugdev (README "udev rules")'
+        : /inappropriate ioctl|ENOTTY/i.test(why)
+          ? `${path} is not a serial port`
+          : 'check the path (`vgpio list` shows the attached boards)';
     super(`cannot open serial port ${path}: ${why}; ${hint}`, { cause });
+    this.busy = busy;
   }
 }
 

@@ -5,7 +5,7 @@
  * one message that names the line and the fix, plus a distinct exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { openBoard, openEmulatedBoard } from '../board/open.js';
+import { openBoard, openEmulatedBoard, PortOpenError } from '../board/open.js';
 import { findBoardPath, NoBoardError } from '../board/discovery.js';
 import { fitProfile, loadProfile, ProfileError, type BoardProfile, type LineProfile } from '../board/profile.js';
 import { BoardUsageError, type LinkBoard } from '../board/link-board.js';
@@ -96,7 +96,13 @@ export interface BenchBoard {
   close(): Promise<void>;
 }
 
-const NO_BOARD_HINT = 'use --board PATH|serial:SERIALNO, or --board emulator';
+export const NO_BOARD_HINT = 'use --board PATH|serial:SERIALNO, or --board emulator';
+
+/** A port that would not open, as a bench command reports it (exit 3), with the alternatives. */
+export function portOpenFailure(error: unknown): BenchError {
+  if (error instanceof PortOpenError) return new BenchError(BenchExit.NO_BOARD, error.busy ? error.message : `${error.message}; or ${NO_BOARD_HINT}`);
+  return new BenchError(BenchExit.NO_BOARD, `${error instanceof Error ? error.message : String(error)}; ${NO_BOARD_HINT}`);
+}
 
 export async function openBenchBoard(options: BoardChoiceOptions): Promise<BenchBoard> {
   let board: LinkBoard;
@@ -119,12 +125,7 @@ export async function openBenchBoard(options: BoardChoiceOptions): Promise<Bench
     try {
       board = await openBoard({ path });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(message);
-      throw new BenchError(
-        BenchExit.NO_BOARD,
-        `${message}; ${busy ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first' : `check the path (\`vgpio list\`), or ${NO_BOARD_HINT}`}`,
-      );
+      throw portOpenFailure(error);
     }
     what = `the board on ${path}`;
     close = () => board.close();

@@ -19,7 +19,10 @@ import { openReconnectingBoard } from '../board/hotplug.js';
 import { findBoardPath, NoBoardError } from '../board/discovery.js';
 import { openBoard } from '../board/open.js';
 import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
-import { activeLowOption, BenchError, BenchExit, biasOption, debounceOption, describeBenchError, jsonLine, lineLabel, openBenchBoard, resolveLines, withBoardOptions, type BoardChoiceOptions } from './common.js';
+import {
+  activeLowOption, BenchError, BenchExit, biasOption, debounceOption, describeBenchError, jsonLine, lineLabel, NO_BOARD_HINT,
+  openBenchBoard, portOpenFailure, resolveLines, withBoardOptions, type BoardChoiceOptions,
+} from './common.js';
 import { describeListError } from './list.js';
 import { VcdWriter } from './vcd.js';
 import { EDGE_FILTERS, monitorLines, type EdgeFilter, type MonitoredLine, type MonitorRecord, type MonitorSummary } from './monitor-lines.js';
@@ -67,7 +70,6 @@ interface MonitorBoard {
   close(): Promise<void>;
 }
 
-const NO_BOARD_HINT = 'use --board PATH|serial:SERIALNO, or --board emulator';
 
 /**
  * A real board is opened as a ReconnectingBoard, so an unplug does not end monitoring; the emulated board
@@ -92,12 +94,7 @@ export async function openMonitorBoard(options: BoardChoiceOptions, log: (messag
     try {
       return await openBoard({ path });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(message);
-      throw new BenchError(
-        BenchExit.NO_BOARD,
-        `${message}; ${busy ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first' : `check the path (\`vgpio list\`), or ${NO_BOARD_HINT}`}`,
-      );
+      throw portOpenFailure(error);
     }
   };
   let opened;

@@ -165,7 +165,13 @@ describe('vgpio bench commands without a board', () => {
   it('a missing port exits 3 and says what to do', async () => {
     const r = await vgpio('get', 'GP2', '--board', '/dev/vgpio-does-not-exist');
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^vgpio get: cannot open serial port \/dev\/vgpio-does-not-exist: .*--board emulator\n$/);
+    expect(r.stderr).toMatch(/^vgpio get: cannot open serial port \/dev\/vgpio-does-not-exist: .*; check the path \(`vgpio list` shows the attached boards\); or use --board PATH\|serial:SERIALNO, or --board emulator\n$/);
+  });
+
+  it('a path that is not a serial port exits 3 and says so, once', async () => {
+    const r = await vgpio('info', '--board', '/dev/null');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^vgpio info: cannot open serial port \/dev\/null: .*; \/dev\/null is not a serial port; or use --board PATH\|serial:SERIALNO, or --board emulator\n$/);
   });
 
   it('--board auto with no board attached exits 3 and points at --board emulator', async () => {

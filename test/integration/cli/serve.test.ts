@@ -94,7 +94,7 @@ describe('vgpio serve on the emulated board', () => {
     expect(jig.stderr).toMatch(/no jig "no-such-jig"/);
     const port = await run('serve', '--board', join(dir, 'ttyACM9'), '--socket', socket);
     expect(port.code).toBe(3);
-    expect(port.stderr).toMatch(/cannot open serial port .*ttyACM9: .*; check the path; `vgpio list` shows the attached boards/);
+    expect(port.stderr).toMatch(/cannot open serial port .*ttyACM9: .*; check the path \(`vgpio list` shows the attached boards\)/);
     const serial = await run('serve', '--board', 'serial:0123456789ABCDEF', '--socket', socket);
     expect(serial.code).toBe(3);
     expect(serial.stderr).toMatch(/no vgpio board with serial number 0123456789abcdef is attached \(attached: none\); check the cable/i);

@@ -5,12 +5,14 @@ import { HwFileError } from '../board/hw-files.js';
 import { NoBoardError } from '../board/discovery.js';
 import { PortOpenError } from '../board/open.js';
 import { ImageError } from '../board/flash-image.js';
-import { ImageFormatError } from '../emulator/loader.js';
+import { ImageFormatError } from '../emulator/image-error.js';
+import { EmulatorFaultError } from '../emulator/board.js';
 
 /** The bench commands' exit codes, for every command: 2 bad input, 3 no usable board, 1 anything else. */
 function exitCodeOf(error: unknown): number {
   if (error instanceof BenchError) return error.exitCode;
   if (error instanceof HwFileError || error instanceof ImageError || error instanceof ImageFormatError) return BenchExit.USAGE;
+  if (error instanceof EmulatorFaultError && error.kind === 'ImageFormatError') return BenchExit.USAGE; // --image
   if (error instanceof NoBoardError || error instanceof PortOpenError) return BenchExit.NO_BOARD;
   return BenchExit.UNEXPECTED;
 }

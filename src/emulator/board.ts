@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { loadJig, type Jig } from '../board/jig.js';
+import { ImageFormatError } from './image-error.js';
 import type { EnumerationResult } from './usb-host.js';
 import type { EmulatorStatus, FromWorker, PinLevel, ToWorker, WaveResult, WorkerInit } from './worker-protocol.js';
 
@@ -139,7 +140,7 @@ export class Emulator extends EventEmitter<EmulatorEvents> {
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
     const jig = options.jig === undefined ? null : typeof options.jig === 'string' ? loadJig(options.jig) : options.jig;
     const image = options.image ?? DEFAULT_IMAGE;
-    if (!existsSync(image)) throw new Error(`firmware image ${image} not found`);
+    if (!existsSync(image)) throw new ImageFormatError(`firmware image ${image} not found; give a .bin or .uf2 file, or leave --image out for firmware/dist/vgpio.bin`);
     const init: WorkerInit = {
       image,
       wires: jig?.wires ?? [],
@@ -163,7 +164,9 @@ export class Emulator extends EventEmitter<EmulatorEvents> {
         this.pending.clear();
         if (!ready) reject(error);
         this.emit('fault', error);
-        if (!this.stream.destroyed) this.stream.destroy(error);
+        // The error goes to the stream only when someone listens (a Link does): before start() resolved
+        // nobody has the stream yet, and the fault reaches the caller through the rejected start().
+        if (!this.stream.destroyed) this.stream.destroy(this.stream.listenerCount('error') > 0 ? error : undefined);
       };
       worker.on('message', (msg: FromWorker) => {
         switch (msg.t) {

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConsoleLogger, LogLevel, RP2040 } from 'rp2040js';
+import { ImageFormatError } from './image-error.js';
 
 export const FLASH_BASE = 0x10000000;
 export const FLASH_SIZE = 16 * 1024 * 1024;
@@ -24,9 +25,8 @@ const UF2_BLOCK_SIZE = 512;
 const UF2_DATA_OFFSET = 32;
 const UF2_DATA_MAX = 476;
 
-export class ImageFormatError extends Error {
-  override name = 'ImageFormatError';
-}
+// In its own module so that the CLI can recognise it without loading rp2040js.
+export { ImageFormatError };
 
 export interface Uf2Block {
   address: number;

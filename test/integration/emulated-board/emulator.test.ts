@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { openBoard, openEmulatedBoard, emulatorOf, type EmulatedBoard, LinkClosedError } from '../../../src/index.js';
+import { openBoard, openEmulatedBoard, emulatorOf, type EmulatedBoard, LinkClosedError, startEmulator, EmulatorFaultError } from '../../../src/index.js';
 import { EventLog, sleep } from './harness.js';
 
 const UF2 = fileURLToPath(new URL('../../../firmware/dist/vgpio.uf2', import.meta.url));
@@ -166,8 +166,15 @@ describe('lifecycle and faults', () => {
     expect(eb.emulator.closed).toBe(true);
   });
 
-  it('a missing image and an unknown jig fail with their names', async () => {
-    await expect(openEmulatedBoard({ image: '/nonexistent/vgpio.bin' })).rejects.toThrow(/\/nonexistent\/vgpio\.bin/);
+  it('a missing image, an image that is not firmware and an unknown jig fail with their names, not a crash', async () => {
+    await expect(openEmulatedBoard({ image: '/nonexistent/vgpio.bin' })).rejects.toThrow(/\/nonexistent\/vgpio\.bin not found; give a \.bin or \.uf2 file/);
     await expect(openEmulatedBoard({ jig: 'no-such-jig' })).rejects.toThrow(/no-such-jig/);
+    // The worker dies on it before anyone holds the board's stream: the fault is the rejection, and no
+    // 'error' event is left unhandled (vitest fails the run on one).
+    const notFirmware = fileURLToPath(new URL('../../../README.md', import.meta.url));
+    const error = await startEmulator({ image: notFirmware }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EmulatorFaultError);
+    expect((error as EmulatorFaultError).kind).toBe('ImageFormatError');
+    expect((error as Error).message).toMatch(/no vector table at 0x10000100/);
   });
 });

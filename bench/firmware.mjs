@@ -14,6 +14,7 @@ export const name = 'firmware';
 export async function run({ quick = false } = {}) {
   const { EmulatedRp2040, PinModel } = await dist('emulator/index.js');
   const { encodeFrame } = await dist('link/frame.js');
+  const { slipEncodeFrame: slip } = await dist('link/slip.js');
   const { encodeRequest, RequestType } = await dist('link/protocol.js');
   const { openEmulatedBoard, loadJig } = await dist('index.js');
 
@@ -30,16 +31,6 @@ export async function run({ quick = false } = {}) {
     return { n: s.length, min: s[0], median: q(0.5), p95: q(0.95), max: s[s.length - 1], mean: s.reduce((a, b) => a + b, 0) / s.length };
   };
 
-  function slip(bytes) {
-    const out = [0xc0];
-    for (const b of bytes) {
-      if (b === 0xc0) out.push(0xdb, 0xdc);
-      else if (b === 0xdb) out.push(0xdb, 0xdd);
-      else out.push(b);
-    }
-    out.push(0xc0);
-    return Uint8Array.from(out);
-  }
 
   // ---- 1. cycles per request ---------------------------------------------------------------------------
   function bootInstrumented() {

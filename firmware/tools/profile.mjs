@@ -29,6 +29,7 @@ if (!existsSync(bin)) throw new Error(`${bin} missing: run make -C firmware`);
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { EmulatedRp2040, PinModel } = await dist('emulator/index.js');
 const { encodeFrame } = await dist('link/frame.js');
+const { slipEncodeFrame: slip } = await dist('link/slip.js');
 const { encodeRequest, RequestType } = await dist('link/protocol.js');
 const { loadJig } = await dist('index.js');
 
@@ -66,16 +67,6 @@ function symbolOf(pc) {
 const BULK_IN_BUF_CTRL = 0x80 + 2 * 8;
 const IO_IRQ = 16 + 13;
 
-function slip(bytes) {
-  const out = [0xc0];
-  for (const b of bytes) {
-    if (b === 0xc0) out.push(0xdb, 0xdc);
-    else if (b === 0xdb) out.push(0xdb, 0xdd);
-    else out.push(b);
-  }
-  out.push(0xc0);
-  return Uint8Array.from(out);
-}
 
 function boot() {
   const emu = EmulatedRp2040.fromFile(bin);

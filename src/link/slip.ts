@@ -15,6 +15,15 @@ export function createSlipEncoder(): SlipEncoder {
   return new SlipEncoder({ bluetoothQuirk: true });
 }
 
+/** One frame SLIP-encoded at once, by the same library encoder (for tools that write to an emulator). */
+export function slipEncodeFrame(frame: Uint8Array): Buffer {
+  const encoder = createSlipEncoder();
+  encoder.write(frame); // a Transform encodes a write to an idle stream synchronously
+  const encoded = encoder.read() as Buffer | null;
+  if (encoded === null) throw new Error('the SLIP encoder did not encode synchronously');
+  return encoded;
+}
+
 /** Decoder: emits one Buffer per packet between END bytes (empty packets included, callers skip them).
  *  Object mode keeps packets apart even when the consumer falls behind. */
 export function createSlipDecoder(): SlipDecoder {

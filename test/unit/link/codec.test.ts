@@ -22,6 +22,7 @@ import {
   Status,
   createSlipDecoder,
   createSlipEncoder,
+  slipEncodeFrame,
   PacketLengthGuard,
   type EventName,
   type RequestName,
@@ -76,6 +77,7 @@ describe('every frame vector, both ways', () => {
       const frame = encodeFrame(v.type, v.seq, payloadFromFields);
       expect(hex(frame)).toBe(v.frame);
       expect(hex(await slipEncode(frame))).toBe(v.slip);
+      expect(hex(slipEncodeFrame(frame))).toBe(v.slip); // the synchronous form the firmware tools use
 
       // decode: SLIP -> frame -> fields
       const packets = await slipDecode(Buffer.from(v.slip, 'hex'));

@@ -16,7 +16,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { connect } from 'node:net';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +25,9 @@ import { FLAG_NEED_REPLY, HEADER_SIZE } from '../../src/vhost/messages.js';
 import { VirtioGpioDevice } from '../../src/gpio/device.js';
 import { GpioVhostDevice } from '../../src/gpio/vhost-device.js';
 import { Msg } from '../../src/gpio/spec.js';
-import { closeFd, dupFd, eventfdCreate, memfdCreate, recvWithFds, RECV_AGAIN, sendWithFds } from '../../src/native/index.js';
+import { closeFd, eventfdCreate, memfdCreate, recvWithFds, RECV_AGAIN, sendWithFds } from '../../src/native/index.js';
 import { FakeBoard } from '../helpers/fake-board.js';
-import { TestFrontend } from '../helpers/frontend.js';
+import { connectUnixFd, TestFrontend } from '../helpers/frontend.js';
 import { CORPUS_DIR, FuzzRecord, fuzzRuns, loadCorpus } from './support.js';
 import type { Message, Session } from './vhost-backend.fuzz.test.js';
 
@@ -167,14 +166,7 @@ function isMemfd(fd: number): boolean {
 
 /** Sends the messages on a fresh connection, one at a time, reading replies; then hangs up. */
 async function hostileStream(messages: Message[], cutAt: number | undefined): Promise<void> {
-  const socket = connect(socketPath);
-  socket.pause();
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const fd = dupFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
-  socket.destroy();
+  const fd = await connectUnixFd(socketPath);
   const mine: number[] = [];
   const memfd = memfdCreate('fuzz-ram', RAM);
   mine.push(memfd);

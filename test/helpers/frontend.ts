@@ -28,6 +28,19 @@ export interface FrontendOptions {
 const u64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); return b; };
 const state = (index: number, num: number) => { const b = Buffer.alloc(8); b.writeUInt32LE(index); b.writeUInt32LE(num, 4); return b; };
 
+/** Connects to the unix socket at `path` and returns the connection as a bare fd (for sendmsg with fds). */
+export async function connectUnixFd(path: string): Promise<number> {
+  const socket = connect(path);
+  socket.pause();
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const fd = dupFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
+  socket.destroy();
+  return fd;
+}
+
 export class TestFrontend {
   private readonly watcher: FdWatcher;
   private inbox = Buffer.alloc(0);
@@ -57,15 +70,7 @@ export class TestFrontend {
   }
 
   static async connect(path: string): Promise<TestFrontend> {
-    const socket = connect(path);
-    socket.pause();
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const fd = dupFd((socket as unknown as { _handle: { fd: number } })._handle.fd);
-    socket.destroy();
-    return new TestFrontend(fd);
+    return new TestFrontend(await connectUnixFd(path));
   }
 
   private readable(): void {

@@ -15,11 +15,12 @@ import {
   EdgeKind,
   Level,
   PulseOutcome,
+  Status,
   type DeviceStats,
   type HelloInfo,
   type WireLineConfig,
 } from '../link/protocol.js';
-import { VersionMismatchError } from '../link/errors.js';
+import { DeviceError, VersionMismatchError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
 import type {
   Bit,
@@ -119,8 +120,9 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
       hello = await link.request('HELLO', { minVersion: PROTOCOL_VERSION, maxVersion: PROTOCOL_VERSION }, { timeoutMs: HELLO_TIMEOUT_MS });
     } catch (error) {
       link.close('HELLO failed');
-      if (error instanceof Error && 'statusName' in error && error.statusName === 'BAD_VERSION') {
-        const detail = (error as unknown as { detail: number }).detail;
+      if (error instanceof DeviceError && error.status === Status.BAD_VERSION) {
+        // An error reply always carries a detail byte (decodeReply fills in NO_DETAIL): here the device's version.
+        const detail = error.detail!;
         throw new VersionMismatchError(detail, detail, PROTOCOL_VERSION);
       }
       throw error;

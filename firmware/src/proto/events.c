@@ -46,13 +46,7 @@ VG_TIME_CRITICAL void ev_push_slow(unsigned line, unsigned kind, unsigned seq, u
     } else if (used >= VG_EVENT_CAPACITY) {
         goto lost;
     }
-    e = &r->rec[head & EV_MASK];
-    e->time = t;
-    e->line = (uint8_t)line;
-    e->kind = (uint8_t)kind;
-    e->seq = (uint16_t)seq;
-    VG_BARRIER();
-    r->head = head + 1u;
+    ev_write_record(r, head, line, kind, seq, t);
     return;
 
 lost:

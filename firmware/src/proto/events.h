@@ -62,6 +62,18 @@ void ev_init(void);
 #define EV_MASK (VG_EVENT_CAPACITY - 1u)
 _Static_assert((VG_EVENT_CAPACITY & EV_MASK) == 0, "event capacity must be a power of two");
 
+/* Writes one record at `head` and publishes it (the consumer reads head only after the barrier). */
+static inline void ev_write_record(evring_t *r, uint32_t head, unsigned line, unsigned kind, unsigned seq, uint64_t t)
+{
+    ev_rec_t *e = &r->rec[head & EV_MASK];
+    e->time = t;
+    e->line = (uint8_t)line;
+    e->kind = (uint8_t)kind;
+    e->seq = (uint16_t)seq;
+    VG_BARRIER();
+    r->head = head + 1u;
+}
+
 /* Producer, the uncommon cases: an overflow is open (close it into a marker first, or count the record
  * as lost) or the ring is full. */
 void ev_push_slow(unsigned line, unsigned kind, unsigned seq, uint64_t t);
@@ -79,13 +91,7 @@ static inline void ev_push(unsigned line, unsigned kind, unsigned seq, uint64_t 
     if (t < r->last_time)
         t = r->last_time;
     r->last_time = t;
-    ev_rec_t *e = &r->rec[head & EV_MASK];
-    e->time = t;
-    e->line = (uint8_t)line;
-    e->kind = (uint8_t)kind;
-    e->seq = (uint16_t)seq;
-    VG_BARRIER();
-    r->head = head + 1u;
+    ev_write_record(r, head, line, kind, seq, t);
 }
 
 /* Producer, the GPIO service's form: ev_stamp() once per service clamps its timestamp and makes it

@@ -78,6 +78,23 @@ function maskToLines(mask: number): number[] {
   return lines;
 }
 
+/** Line levels given as an object or a Map, as [line, level] pairs. */
+export const bitEntries = (values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Array<[number, Bit]> =>
+  values instanceof Map ? [...values.entries()] : Object.entries(values).map(([k, v]) => [Number(k), v as Bit]);
+
+/** Settings with every default filled in: what configure() sends for them (so equal settings compare equal). */
+export function withDefaults(settings: LineSettings): Required<LineSettings> {
+  return {
+    direction: settings.direction,
+    value: settings.value ?? 0,
+    bias: settings.bias ?? (settings.direction === 'off' ? 'pull-down' : 'none'),
+    drive: settings.drive ?? 'push-pull',
+    edge: settings.edge ?? 'none',
+    level: settings.level ?? 'none',
+    debounceUs: settings.debounceUs ?? 0,
+  };
+}
+
 export function boardInfoFromHello(hello: HelloInfo): BoardInfo {
   return {
     protocolVersion: hello.protocolVersion,
@@ -168,10 +185,6 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
     throw new BoardUsageError(`${what}: value ${String(value)} is not a level; use 0 or 1`);
   }
 
-  private static entries(values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Array<[number, Bit]> {
-    return values instanceof Map ? [...values.entries()] : Object.entries(values).map(([k, v]) => [Number(k), v as Bit]);
-  }
-
   // ---- requests ----------------------------------------------------------------------------------
 
   async configure(lines: readonly number[], settings: LineSettings): Promise<void> {
@@ -180,22 +193,22 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
     const mask = this.maskOf(lines, what);
     const direction = DIRECTION[settings.direction];
     if (direction === undefined) throw new BoardUsageError(`${what}: direction "${settings.direction}" is not one of off, input, output`);
-    const pick = <T extends Record<string, number>>(table: T, value: string | undefined, fallback: keyof T, field: string): number => {
-      const key = (value ?? fallback) as keyof T;
-      const code = table[key];
-      if (code === undefined) throw new BoardUsageError(`${what}: ${field} "${String(value)}" is not one of ${Object.keys(table).join(', ')}`);
+    const full = withDefaults(settings);
+    const pick = <T extends Record<string, number>>(table: T, value: string, field: string): number => {
+      const code = table[value as keyof T];
+      if (code === undefined) throw new BoardUsageError(`${what}: ${field} "${value}" is not one of ${Object.keys(table).join(', ')}`);
       return code;
     };
     const input = settings.direction === 'input';
     const output = settings.direction === 'output';
-    const edge = pick(EDGE, settings.edge, 'none', 'edge');
-    const level = pick(LEVEL, settings.level, 'none', 'level');
-    const drive = pick(DRIVE, settings.drive, 'push-pull', 'drive');
-    const debounceUs = settings.debounceUs ?? 0;
+    const edge = pick(EDGE, full.edge, 'edge');
+    const level = pick(LEVEL, full.level, 'level');
+    const drive = pick(DRIVE, full.drive, 'drive');
+    const { debounceUs } = full;
     if (!input && (edge !== Edge.NONE || level !== Level.NONE || debounceUs !== 0)) {
       throw new BoardUsageError(`${what}: edge, level and debounce apply to inputs only, and lines ${lines.join(', ')} are being set to ${settings.direction}`);
     }
-    if (!output && (drive !== Drive.PUSH_PULL || (settings.value ?? 0) !== 0)) {
+    if (!output && (drive !== Drive.PUSH_PULL || full.value !== 0)) {
       throw new BoardUsageError(`${what}: drive and value apply to outputs only, and lines ${lines.join(', ')} are being set to ${settings.direction}`);
     }
     if (!Number.isInteger(debounceUs) || debounceUs < 0 || debounceUs > MAX_DEBOUNCE_US) {
@@ -204,8 +217,8 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
     const config: WireLineConfig = {
       lines: mask,
       direction,
-      value: output ? LinkBoard.bit(settings.value ?? 0, what) : 0,
-      bias: pick(BIAS, settings.bias, settings.direction === 'off' ? 'pull-down' : 'none', 'bias'),
+      value: output ? LinkBoard.bit(full.value, what) : 0,
+      bias: pick(BIAS, full.bias, 'bias'),
       drive,
       edge,
       level,
@@ -234,7 +247,7 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
   }
 
   async setValues(values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Promise<void> {
-    // Walked in place rather than through entries(): this is on the path of every guest SET_VALUE.
+    // Walked in place rather than through bitEntries(): this is on the path of every guest SET_VALUE.
     let named = false;
     let mask = 0;
     let bits = 0;
@@ -282,7 +295,7 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
     }
     let driveMask = 0;
     let driveValues = 0;
-    for (const [line, value] of LinkBoard.entries(config.drive ?? {})) {
+    for (const [line, value] of bitEntries(config.drive ?? {})) {
       this.checkLine(line, 'failsafe');
       driveMask |= 1 << line;
       if (LinkBoard.bit(value, `failsafe line ${line}`)) driveValues |= 1 << line;

@@ -16,7 +16,7 @@ import type { LinkCounters } from '../link/link.js';
 import type { DeviceStats } from '../link/protocol.js';
 import { DeviceError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
-import { BoardUsageError } from './link-board.js';
+import { bitEntries, BoardUsageError, withDefaults } from './link-board.js';
 import type {
   Bit,
   Board,
@@ -75,22 +75,6 @@ const ZERO_COUNTERS: LinkCounters = {
   unknownFrames: 0, malformed: 0, unexpectedReplies: 0, timeouts: 0, events: 0, edges: 0, lostEvents: 0,
   lostEventFrames: 0,
 };
-
-/** Settings with LinkBoard's defaults filled in, so equal configurations compare equal. */
-function fullSettings(settings: LineSettings): Required<LineSettings> {
-  return {
-    direction: settings.direction,
-    value: settings.value ?? 0,
-    bias: settings.bias ?? (settings.direction === 'off' ? 'pull-down' : 'none'),
-    drive: settings.drive ?? 'push-pull',
-    edge: settings.edge ?? 'none',
-    level: settings.level ?? 'none',
-    debounceUs: settings.debounceUs ?? 0,
-  };
-}
-
-const entriesOf = (values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Array<[number, Bit]> =>
-  values instanceof Map ? [...values.entries()] : Object.entries(values).map(([k, v]) => [Number(k), v as Bit]);
 
 /** Replay order: released lines, then outputs, then inputs, so an input never sees its wired partner's
  *  output come up (a spurious edge the guest would take for a real one). */
@@ -187,11 +171,11 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
       // drive a line that was let go (the device model releases every line when a guest goes away).
       if (error instanceof BoardDisconnectedError && settings.direction === 'off') {
         const usable = lines.filter((l) => Number.isInteger(l) && l >= 0 && l < this.info.numLines && !this.info.reservedLines.includes(l));
-        for (const line of usable) this.lineSettings.set(line, fullSettings(settings));
+        for (const line of usable) this.lineSettings.set(line, withDefaults(settings));
       }
       throw error;
     }
-    for (const line of lines) this.lineSettings.set(line, fullSettings(settings));
+    for (const line of lines) this.lineSettings.set(line, withDefaults(settings));
   }
 
   async lineState(line: number): Promise<LineState> {
@@ -206,7 +190,7 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
 
   async setValues(values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Promise<void> {
     await this.call('setValues', (b) => b.setValues(values));
-    for (const [line, value] of entriesOf(values)) {
+    for (const [line, value] of bitEntries(values)) {
       const settings = this.lineSettings.get(line);
       if (settings?.direction === 'output') settings.value = value;
     }
@@ -222,7 +206,7 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
 
   async failsafe(config: FailsafeConfig | null): Promise<void> {
     await this.call('failsafe', (b) => b.failsafe(config));
-    this.failsafeConfig = config && { timeoutMs: config.timeoutMs, drive: Object.fromEntries(entriesOf(config.drive ?? {})), release: [...(config.release ?? [])] };
+    this.failsafeConfig = config && { timeoutMs: config.timeoutMs, drive: Object.fromEntries(bitEntries(config.drive ?? {})), release: [...(config.release ?? [])] };
   }
 
   heartbeat(): Promise<void> {
@@ -413,10 +397,10 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
   /** The device applied the safe states and disarmed: a replug must not undo that. */
   private failsafeTripped(event: FailsafeEvent): void {
     this.failsafeConfig = null;
-    for (const { line, value } of event.driven) this.lineSettings.set(line, fullSettings({ direction: 'output', value }));
+    for (const { line, value } of event.driven) this.lineSettings.set(line, withDefaults({ direction: 'output', value }));
     for (const line of event.released) {
       const bias = this.lineSettings.get(line)?.bias ?? 'pull-down';
-      this.lineSettings.set(line, fullSettings({ direction: 'off', bias }));
+      this.lineSettings.set(line, withDefaults({ direction: 'off', bias }));
     }
   }
 }

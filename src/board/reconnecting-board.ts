@@ -12,7 +12,7 @@
  * Loss of a board is not an end: 'close' is emitted only by close().
  */
 import { EventEmitter } from 'node:events';
-import type { LinkCounters } from '../link/link.js';
+import { zeroLinkCounters, type LinkCounters } from '../link/link.js';
 import type { DeviceStats } from '../link/protocol.js';
 import { DeviceError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
@@ -70,11 +70,7 @@ interface ReconnectingBoardEvents {
   reconnected: [BoardInfo];
 }
 
-const ZERO_COUNTERS: LinkCounters = {
-  framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, framingErrors: 0, badVersion: 0,
-  unknownFrames: 0, malformed: 0, unexpectedReplies: 0, timeouts: 0, events: 0, edges: 0, lostEvents: 0,
-  lostEventFrames: 0,
-};
+const ZERO_COUNTERS: Readonly<LinkCounters> = zeroLinkCounters();
 
 /** Replay order: released lines, then outputs, then inputs, so an input never sees its wired partner's
  *  output come up (a spurious edge the guest would take for a real one). */
@@ -98,7 +94,7 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
   /** Last lineSeq passed on per line, and the offset from the current board's numbers to ours. */
   private readonly lastSeq = new Map<number, number>();
   private readonly seqOffset = new Map<number, number>();
-  private readonly retired: LinkCounters = { ...ZERO_COUNTERS };
+  private readonly retired: LinkCounters = zeroLinkCounters();
   private retryTimer: NodeJS.Timeout | undefined;
   private attempting = false;
   private attachRetries = 0;

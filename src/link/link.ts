@@ -58,6 +58,15 @@ export interface LinkCounters {
   lostEventFrames: number;
 }
 
+/** A fresh set of counters, all zero (a new link's, or a sum to add others into). */
+export function zeroLinkCounters(): LinkCounters {
+  return {
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, framingErrors: 0, badVersion: 0,
+    unknownFrames: 0, malformed: 0, unexpectedReplies: 0, timeouts: 0, events: 0, edges: 0, lostEvents: 0,
+    lostEventFrames: 0,
+  };
+}
+
 export type LinkEvent = DecodedEvent & { seq: number };
 
 interface Pending {
@@ -83,11 +92,7 @@ export interface LinkEvents {
 }
 
 export class Link extends EventEmitter<LinkEvents> {
-  readonly counters: LinkCounters = {
-    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, framingErrors: 0, badVersion: 0,
-    unknownFrames: 0, malformed: 0, unexpectedReplies: 0, timeouts: 0, events: 0, edges: 0, lostEvents: 0,
-    lostEventFrames: 0,
-  };
+  readonly counters: LinkCounters = zeroLinkCounters();
   private readonly inFlight = new Map<number, Pending>();
   private readonly queue: Pending[] = [];
   private readonly encoder = createSlipEncoder();

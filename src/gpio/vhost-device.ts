@@ -7,7 +7,7 @@ import { VIRTIO_GPIO_F_IRQ } from './spec.js';
 import { bit, VirtioFeature } from '../vhost/messages.js';
 
 export class GpioVhostDevice implements VhostDevice {
-  readonly deviceFeatures = 1n << BigInt(VIRTIO_GPIO_F_IRQ);
+  readonly deviceFeatures = bit(VIRTIO_GPIO_F_IRQ);
   readonly queueCount = 2;
   readonly queues: GpioVirtqueues;
   /** Set by the server: signals the frontend's call fd for a queue. */
@@ -44,14 +44,14 @@ export class GpioVhostDevice implements VhostDevice {
 /** Words for the feature bits a frontend acknowledged. */
 export function describeFeatures(features: bigint): string {
   const names: Array<[bigint, string]> = [
-    [1n, 'interrupts (VIRTIO_GPIO_F_IRQ)'],
+    [bit(VIRTIO_GPIO_F_IRQ), 'interrupts (VIRTIO_GPIO_F_IRQ)'],
     [bit(VirtioFeature.VERSION_1), 'VERSION_1'],
     [bit(VirtioFeature.INDIRECT_DESC), 'indirect descriptors'],
     [bit(VirtioFeature.EVENT_IDX), 'event index'],
     [bit(VirtioFeature.PROTOCOL_FEATURES), 'vhost-user protocol features'],
   ];
   const have = names.filter(([b]) => features & b).map(([, n]) => n);
-  const noIrq = features & 1n ? '' : ' (no interrupts: gpiomon will not work; QEMU before 9.0 never passes them on)';
+  const noIrq = features & bit(VIRTIO_GPIO_F_IRQ) ? '' : ' (no interrupts: gpiomon will not work; QEMU before 9.0 never passes them on)';
   return `${have.join(', ') || 'none'}${noIrq}`;
 }
 

@@ -1,5 +1,5 @@
 /** Typed errors of the link. Messages name the request, its sequence number and what to do. */
-import { STATUS_NAMES, type RequestName } from './protocol.js';
+import { NO_DETAIL, STATUS_NAMES, type RequestName } from './protocol.js';
 
 export class LinkError extends Error {
   override name = 'LinkError';
@@ -36,7 +36,7 @@ export class DeviceError extends LinkError {
   readonly statusName: string;
   constructor(readonly request: RequestName, readonly seq: number, readonly status: number, readonly detail: number | undefined) {
     const statusName = STATUS_NAMES[status] ?? `status ${status}`;
-    const line = detail !== undefined && detail !== 0xff && /LINE|DIRECTION|BUSY|BAD_REQUEST/.test(statusName) ? ` on line ${detail}` : '';
+    const line = detail !== undefined && detail !== NO_DETAIL && /LINE|DIRECTION|BUSY|BAD_REQUEST/.test(statusName) ? ` on line ${detail}` : '';
     super(`${request} request (seq ${seq}) refused by the device: ${statusName}${line}: ${FIX[statusName] ?? 'unknown status'}`);
     this.statusName = statusName;
   }

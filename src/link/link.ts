@@ -13,6 +13,7 @@ import {
   isEventType,
   isReplyType,
   MalformedMessageError,
+  REPLY_BIT,
   RequestType,
   Status,
   type DecodedEvent,
@@ -250,7 +251,7 @@ export class Link extends EventEmitter<LinkEvents> {
 
   private onReply(type: number, seq: number, payload: Buffer): void {
     const pending = this.inFlight.get(seq);
-    if (!pending || !pending.sent || RequestType[pending.name] !== (type & 0x7f)) {
+    if (!pending || !pending.sent || RequestType[pending.name] !== (type & ~REPLY_BIT)) {
       this.fault('unexpectedReplies', `reply type 0x${type.toString(16)} seq ${seq} matches no request in flight`);
       return;
     }

@@ -151,7 +151,12 @@ export class VirtioGpioDevice extends EventEmitter {
     const profile = this.profile(gpio);
     const safe = profile.safe ?? 'off';
     if (safe === 'off') return { direction: 'off', bias: profile.idleBias ?? 'pull-down' };
-    return { direction: 'output', value: safe === 'high' ? 1 : 0, drive: profile.drive ?? 'push-pull' };
+    return this.outputSettings(gpio, safe === 'high' ? 1 : 0);
+  }
+
+  /** The board settings of `gpio` driven to `value` with the profile's drive. */
+  private outputSettings(gpio: number, value: Bit): LineSettings {
+    return { direction: 'output', value, drive: this.profile(gpio).drive ?? 'push-pull' };
   }
 
   // ---- requestq (§5.18.6.2) ---------------------------------------------------------------------
@@ -262,11 +267,10 @@ export class VirtioGpioDevice extends EventEmitter {
   }
 
   private async setDirection(line: LineModel, gpio: number, direction: number): Promise<Buffer> {
-    const profile = this.profile(gpio);
     switch (direction) {
       case VirtioDirection.OUT:
         // The remembered value goes out with the direction in one board request: no glitch.
-        await this.board.configure([gpio], { direction: 'output', value: line.value, drive: profile.drive ?? 'push-pull' });
+        await this.board.configure([gpio], this.outputSettings(gpio, line.value));
         this.disableIrq(line);
         line.direction = VirtioDirection.OUT;
         return this.ok();
@@ -435,11 +439,7 @@ export class VirtioGpioDevice extends EventEmitter {
       const work = line.tail.then(async () => {
         if (line.retired || line.direction === VirtioDirection.NONE) return undefined;
         try {
-          if (line.direction === VirtioDirection.OUT) {
-            await this.board.configure([gpio], { direction: 'output', value: line.value, drive: this.profile(gpio).drive ?? 'push-pull' });
-          } else {
-            await this.board.configure([gpio], this.inputSettings(line, gpio));
-          }
+          await this.board.configure([gpio], line.direction === VirtioDirection.OUT ? this.outputSettings(gpio, line.value) : this.inputSettings(line, gpio));
           return gpio;
         } catch (error) {
           this.log(`virtio-gpio: re-applying line ${gpio} after the failsafe failed: ${(error as Error).message}`);

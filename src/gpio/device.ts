@@ -224,8 +224,10 @@ export class VirtioGpioDevice extends EventEmitter {
   }
 
   private async lineRequest(line: LineModel, gpio: number, type: number, value: number): Promise<Buffer> {
-    const reserved = this.reservedWhy(gpio);
-    if (reserved !== undefined && (type === Msg.SET_VALUE || type === Msg.SET_IRQ_TYPE || (type === Msg.SET_DIRECTION && value !== VirtioDirection.NONE))) {
+    // Only requests that claim the line are refused, so reads skip the reservation lookup.
+    const claims = type === Msg.SET_VALUE || type === Msg.SET_IRQ_TYPE || (type === Msg.SET_DIRECTION && value !== VirtioDirection.NONE);
+    const reserved = claims ? this.reservedWhy(gpio) : undefined;
+    if (reserved !== undefined) {
       return this.fail(`request type 0x${type.toString(16)} on line ${gpio} refused: line ${gpio} is reserved (${reserved}); pick another line`);
     }
     try {

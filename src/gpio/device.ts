@@ -382,7 +382,7 @@ export class VirtioGpioDevice extends EventEmitter {
         this.counters.lostEdges += event.lost;
         for (const gpio of event.lines) {
           const line = this.lines[gpio];
-          if (line && isEdgeType(line.irqType) && this.edge(gpio, (line.irqType & IrqType.EDGE_RISING) !== 0)) this.counters.irqForLostEdges++;
+          if (line && this.edge(gpio, (line.irqType & IrqType.EDGE_RISING) !== 0)) this.counters.irqForLostEdges++;
         }
         this.log(`virtio-gpio: the board lost ${event.lost} edges on lines ${event.lines.join(', ')}; interrupts were raised for them`);
         break;

@@ -162,10 +162,14 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
 
   // ---- line checks -------------------------------------------------------------------------------
 
-  private checkLine(line: number, what: string): void {
+  private checkExists(line: number, what: string): void {
     if (!Number.isInteger(line) || line < 0 || line >= this.info.numLines) {
       throw new BoardUsageError(`${what}: line ${line} does not exist; this ${this.info.boardName} has lines 0 to ${this.info.numLines - 1}`);
     }
+  }
+
+  private checkLine(line: number, what: string): void {
+    this.checkExists(line, what);
     if (this.info.reservedLines.includes(line)) {
       throw new BoardUsageError(`${what}: line ${line} is reserved on the ${this.info.boardName} (reserved: ${this.info.reservedLines.join(', ')}); pick another line`);
     }
@@ -228,7 +232,7 @@ export class LinkBoard extends EventEmitter<BoardEmitterEvents> implements Board
   }
 
   async lineState(line: number): Promise<LineState> {
-    if (!Number.isInteger(line) || line < 0 || line >= this.info.numLines) this.checkLine(line, 'lineState');
+    this.checkExists(line, 'lineState');
     const r = await this.link.request('GET_LINE_CONFIG', { line });
     return {
       line,

@@ -227,9 +227,8 @@ export class VhostUserBackend {
       case Req.GET_VRING_BASE: {
         const { index } = parseVringState(request, payload);
         const ring = this.ring(request, index);
-        const next = ring.queue?.nextAvail ?? ring.base;
-        this.stopRing(index);
-        return encodeReply(request, encodeVringState(index, next));
+        this.stopRing(index); // records where the ring stopped in ring.base
+        return encodeReply(request, encodeVringState(index, ring.base));
       }
       case Req.SET_VRING_KICK:
       case Req.SET_VRING_CALL:

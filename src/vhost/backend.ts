@@ -66,11 +66,11 @@ interface Vring {
   num: number | undefined;
   addr: VringAddr | undefined;
   base: number;
+  /** Set by SET_VRING_KICK, dropped by GET_VRING_BASE: the ring is started exactly while it has one. */
   kickFd: number | undefined;
   callFd: number | undefined;
   errFd: number | undefined;
   enabled: boolean;
-  started: boolean;
   /** The ring has been started at least once on this connection. */
   everStarted: boolean;
   queue: SplitQueue | undefined;
@@ -109,7 +109,7 @@ export class VhostUserBackend {
   }
 
   private static idleRing(): Vring {
-    return { num: undefined, addr: undefined, base: 0, kickFd: undefined, callFd: undefined, errFd: undefined, enabled: false, started: false, everStarted: false, queue: undefined, queueSource: undefined, watch: undefined };
+    return { num: undefined, addr: undefined, base: 0, kickFd: undefined, callFd: undefined, errFd: undefined, enabled: false, everStarted: false, queue: undefined, queueSource: undefined, watch: undefined };
   }
 
   get offeredFeatures(): bigint {
@@ -216,7 +216,7 @@ export class VhostUserBackend {
         // A requestq that ran before and now restarts from 0 belongs to a new driver: the guest rebooted on
         // the same connection (QEMU keeps the socket). Release what the old guest held. A VM paused and
         // resumed restarts its rings where they stopped, so its lines stay as they are.
-        if (index === 0 && num === 0 && ring.everStarted && !ring.started) {
+        if (index === 0 && num === 0 && ring.everStarted && ring.kickFd === undefined) {
           this.log('vhost-user: the requestq restarts from 0 (guest reset): releasing every line the old driver used');
           void this.device.reset(); // its synchronous part forgets the negotiated features...
           this.device.negotiate(this.features); // ...which the new driver already sent
@@ -240,7 +240,6 @@ export class VhostUserBackend {
         if (request === Req.SET_VRING_KICK) {
           this.stopWatch(ring);
           this.replaceFd(ring, 'kickFd', fd);
-          ring.started = true;
           ring.everStarted = true;
           ring.watch = this.os.watch(fd!, () => this.onKick(index));
           this.refreshQueue(index);
@@ -320,7 +319,7 @@ export class VhostUserBackend {
     const ring = this.vrings[index]!;
     const { num, addr } = ring;
     const memory = this.memory;
-    if (!ring.started || num === undefined || addr === undefined || memory === undefined) {
+    if (ring.kickFd === undefined || num === undefined || addr === undefined || memory === undefined) {
       // An enable for a ring that was never set up (QEMU 7.2 does this for the eventq) is ignored.
       if (ring.queue) this.device.setQueue(index, undefined);
       ring.queue = undefined;
@@ -372,7 +371,6 @@ export class VhostUserBackend {
     this.stopWatch(ring);
     this.replaceFd(ring, 'kickFd', undefined);
     ring.base = ring.queue?.nextAvail ?? ring.base;
-    ring.started = false;
     if (ring.queue) this.device.setQueue(index, undefined);
     ring.queue = undefined;
     ring.queueSource = undefined;

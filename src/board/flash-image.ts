@@ -10,12 +10,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** firmware/dist/ beside src/ and dist/, whichever this module was loaded from (as hw-files.ts does for hw/). */
-export const FIRMWARE_DIST_DIR = fileURLToPath(new URL('../../firmware/dist/', import.meta.url));
+const FIRMWARE_DIST_DIR = fileURLToPath(new URL('../../firmware/dist/', import.meta.url));
 export const DEFAULT_FIRMWARE_IMAGE = `${FIRMWARE_DIST_DIR}vgpio.uf2`;
 
 export const FLASH_BASE = 0x1000_0000;
 /** The XIP window the bootrom addresses flash through: up to 16 MiB of flash (datasheet, address map: XIP 0x10000000). */
-export const FLASH_WINDOW_SIZE = 16 * 1024 * 1024;
+const FLASH_WINDOW_SIZE = 16 * 1024 * 1024;
 export const FLASH_PAGE_SIZE = 256;
 export const FLASH_SECTOR_SIZE = 4096;
 
@@ -23,7 +23,7 @@ export const UF2_MAGIC_START0 = 0x0a32_4655;
 export const UF2_MAGIC_START1 = 0x9e5d_5157;
 export const UF2_MAGIC_END = 0x0ab1_6f30;
 export const UF2_FLAG_NOT_MAIN_FLASH = 0x0000_0001;
-export const UF2_FLAG_FILE_CONTAINER = 0x0000_1000;
+const UF2_FLAG_FILE_CONTAINER = 0x0000_1000;
 export const UF2_FLAG_FAMILY_ID_PRESENT = 0x0000_2000;
 export const RP2040_FAMILY_ID = 0xe48b_ff56;
 
@@ -43,7 +43,7 @@ const KNOWN_FAMILIES: Record<number, string> = {
   0x57755a57: 'STM32F4',
 };
 
-export function familyName(id: number): string {
+function familyName(id: number): string {
   return KNOWN_FAMILIES[id] ?? `unknown family 0x${id.toString(16).padStart(8, '0')}`;
 }
 

@@ -113,7 +113,7 @@ export class VerifyError extends Error {
   }
 }
 
-export function commandName(id: number): string {
+function commandName(id: number): string {
   return PicobootCmd[id] ?? `command 0x${id.toString(16)}`;
 }
 
@@ -145,7 +145,7 @@ function words(...values: number[]): Uint8Array {
   return out;
 }
 
-export function decodeStatus(bytes: Uint8Array): CommandStatus {
+function decodeStatus(bytes: Uint8Array): CommandStatus {
   if (bytes.length !== 16) throw new Error(`GET_COMMAND_STATUS returned ${bytes.length} bytes, not 16`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const status = view.getUint32(4, true);
@@ -153,7 +153,7 @@ export function decodeStatus(bytes: Uint8Array): CommandStatus {
 }
 
 /** Largest READ/WRITE this client sends in one command (one flash sector). */
-export const MAX_TRANSFER = FLASH_SECTOR_SIZE;
+const MAX_TRANSFER = FLASH_SECTOR_SIZE;
 
 export class PicobootClient {
   private nextToken = 1;
@@ -306,7 +306,7 @@ export interface FlashOptions {
 }
 
 /** The image grouped by 4 KiB sector: the sector's full contents to write, and which bytes the image sets. */
-export function sectorsOf(image: FlashImage): Array<{ address: number; pages: FlashImage['pages'] }> {
+function sectorsOf(image: FlashImage): Array<{ address: number; pages: FlashImage['pages'] }> {
   const sectors = new Map<number, FlashImage['pages']>();
   for (const page of image.pages) {
     const sector = page.address - (page.address % FLASH_SECTOR_SIZE);

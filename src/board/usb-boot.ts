@@ -66,7 +66,7 @@ const CONTROL_TIMEOUT_MS = 1000;
 const BULK_TIMEOUT_MS = 10_000;
 
 /** Sorts a USB library error into the kinds the PICOBOOT client and `vgpio flash` act on. */
-export function classifyUsbError(error: unknown, doing: string): TransportError {
+function classifyUsbError(error: unknown, doing: string): TransportError {
   if (error instanceof TransportError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const kind = /access|permission|EACCES|EPERM/i.test(message)

@@ -321,9 +321,7 @@ export class VhostUserBackend {
     const memory = this.memory;
     if (ring.kickFd === undefined || num === undefined || addr === undefined || memory === undefined) {
       // An enable for a ring that was never set up (QEMU 7.2 does this for the eventq) is ignored.
-      if (ring.queue) this.device.setQueue(index, undefined);
-      ring.queue = undefined;
-      ring.queueSource = undefined;
+      this.dropQueue(index, ring);
       return;
     }
     const source = ring.queueSource;
@@ -371,6 +369,11 @@ export class VhostUserBackend {
     this.stopWatch(ring);
     this.replaceFd(ring, 'kickFd', undefined);
     ring.base = ring.queue?.nextAvail ?? ring.base;
+    this.dropQueue(index, ring);
+  }
+
+  /** Forgets a ring's queue, taking it from the device first if it had one. */
+  private dropQueue(index: number, ring: Vring): void {
     if (ring.queue) this.device.setQueue(index, undefined);
     ring.queue = undefined;
     ring.queueSource = undefined;

@@ -383,7 +383,8 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
       }
       const lineSeq = event.lineSeq + offset;
       this.lastSeq.set(event.line, lineSeq);
-      this.emit('event', { ...event, lineSeq });
+      // Until a replug shifts the numbering the board's own event is passed on as it is: no copy per edge.
+      this.emit('event', offset === 0 ? event : { ...event, lineSeq });
       return;
     }
     if (event.type === 'failsafe') this.failsafeTripped(event);

@@ -113,8 +113,7 @@ export class SplitQueue {
     try {
       return this.walk(head);
     } catch (error) {
-      if (error instanceof GuestMemoryError) return { head, reason: error.message };
-      if (error instanceof ChainError) return { head, reason: error.message };
+      if (error instanceof GuestMemoryError || error instanceof ChainError) return { head, reason: error.message };
       throw error;
     }
   }

@@ -11,7 +11,7 @@ import { fitProfile, loadProfile, ProfileError, type BoardProfile, type LineProf
 import { BoardUsageError, type LinkBoard } from '../board/link-board.js';
 import { HwFileError } from '../board/hw-files.js';
 import { DeviceError } from '../link/errors.js';
-import type { Bit, LineBias, LineDrive } from '../board/types.js';
+import type { Bit, Board, LineBias, LineDrive } from '../board/types.js';
 import { describeListError } from './list.js';
 
 /** Exit codes of the bench commands (also in their --help and README.md). */
@@ -87,9 +87,12 @@ export function withBoardOptions(command: Command): Command {
     });
 }
 
-/** An open board, its fitted profile, and how to close it (the emulator too, for --board emulator). */
+/**
+ * An open board, its fitted profile, and how to close it (the emulator too, for --board emulator). Any
+ * Board: monitor's is a ReconnectingBoard.
+ */
 export interface BenchBoard {
-  board: LinkBoard;
+  board: Board;
   profile: BoardProfile;
   /** "the board on /dev/ttyACM0", "the emulated board (jig loopback)". */
   what: string;
@@ -104,39 +107,41 @@ export function portOpenFailure(error: unknown): BenchError {
   return new BenchError(BenchExit.NO_BOARD, `${error instanceof Error ? error.message : String(error)}; ${NO_BOARD_HINT}`);
 }
 
-export async function openBenchBoard(options: BoardChoiceOptions): Promise<BenchBoard> {
-  let board: LinkBoard;
-  let what: string;
-  let close: () => Promise<void>;
-  if (options.board === 'emulator') {
-    const emulated = await openEmulatedBoard({ jig: options.jig });
-    board = emulated.board;
-    what = `the emulated board (jig ${options.jig})`;
-    close = () => emulated.close();
-  } else {
-    let path: string | undefined;
-    try {
-      path = await findBoardPath(options.board);
-    } catch (error) {
-      if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
-      throw new BenchError(BenchExit.NO_BOARD, `cannot list serial ports: ${describeListError(error)}; ${NO_BOARD_HINT}`);
-    }
-    if (path === undefined) throw new BenchError(BenchExit.NO_BOARD, `no vgpio board attached; ${NO_BOARD_HINT}`);
-    try {
-      board = await openBoard({ path });
-    } catch (error) {
-      throw portOpenFailure(error);
-    }
-    what = `the board on ${path}`;
-    close = () => board.close();
-  }
+/** findBoardPath as a bench command reports its failures: no such board, or no port list (exit 3). */
+export async function findBenchBoardPath(choice: string): Promise<string | undefined> {
   try {
-    const profile = fitProfile(loadProfile(options.profile ?? (board.info.boardId === 2 ? 'pico' : 'rp2040')), board.info);
-    return { board, profile, what, close };
+    return await findBoardPath(choice);
   } catch (error) {
-    await close().catch(() => undefined);
+    if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
+    throw new BenchError(BenchExit.NO_BOARD, `cannot list serial ports: ${describeListError(error)}; ${NO_BOARD_HINT}`);
+  }
+}
+
+/** An open board with its profile (--profile, else pico or rp2040 from the board); closed if the profile does not fit. */
+export async function withProfile(opened: Omit<BenchBoard, 'profile'>, profileName: string | undefined): Promise<BenchBoard> {
+  const { info } = opened.board;
+  try {
+    return { ...opened, profile: fitProfile(loadProfile(profileName ?? (info.boardId === 2 ? 'pico' : 'rp2040')), info) };
+  } catch (error) {
+    await opened.close().catch(() => undefined);
     throw error;
   }
+}
+
+export async function openBenchBoard(options: BoardChoiceOptions): Promise<BenchBoard> {
+  if (options.board === 'emulator') {
+    const emulated = await openEmulatedBoard({ jig: options.jig });
+    return withProfile({ board: emulated.board, what: `the emulated board (jig ${options.jig})`, close: () => emulated.close() }, options.profile);
+  }
+  const path = await findBenchBoardPath(options.board);
+  if (path === undefined) throw new BenchError(BenchExit.NO_BOARD, `no vgpio board attached; ${NO_BOARD_HINT}`);
+  let board: LinkBoard;
+  try {
+    board = await openBoard({ path });
+  } catch (error) {
+    throw portOpenFailure(error);
+  }
+  return withProfile({ board, what: `the board on ${path}`, close: () => board.close() }, options.profile);
 }
 
 /** How a line is shown: its profile name, else its number. */
@@ -235,18 +240,19 @@ export function describeBenchError(error: unknown): { exitCode: number; message:
 }
 
 /**
- * Runs a bench command on the chosen board: opens it, runs `body`, closes it; errors become one line on
- * stderr (`vgpio NAME: ...`) and the exit code, or a JSON object on stdout with --json.
+ * Runs a bench command on the chosen board: opens it (openBenchBoard, or `format.open`), runs `body`,
+ * closes it; errors become one line on stderr (`vgpio NAME: ...`) and the exit code, and with --json also
+ * a JSON object on stdout (one ndjson record with `format.jsonLines`).
  */
 export async function runOnBoard(
   name: string,
   options: BoardChoiceOptions & { json?: boolean },
   body: (bench: BenchBoard) => Promise<void>,
-  format: { jsonLines?: boolean } = {},
+  format: { jsonLines?: boolean; open?: (options: BoardChoiceOptions) => Promise<BenchBoard> } = {},
 ): Promise<void> {
   let bench: BenchBoard | undefined;
   try {
-    bench = await openBenchBoard(options);
+    bench = await (format.open ?? openBenchBoard)(options);
     await body(bench);
     process.exitCode = BenchExit.OK;
   } catch (error) {

@@ -13,17 +13,14 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Board, LineBias } from '../board/types.js';
-import { ReconnectingBoard } from '../board/reconnecting-board.js';
+import type { LineBias } from '../board/types.js';
 import { openReconnectingBoard } from '../board/hotplug.js';
 import { findBoardPath, NoBoardError } from '../board/discovery.js';
 import { openBoard } from '../board/open.js';
-import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
 import {
-  activeLowOption, BenchError, BenchExit, biasOption, debounceOption, describeBenchError, jsonLine, lineLabel, NO_BOARD_HINT,
-  openBenchBoard, portOpenFailure, resolveLines, withBoardOptions, type BoardChoiceOptions,
+  activeLowOption, BenchError, BenchExit, biasOption, debounceOption, findBenchBoardPath, jsonLine, lineLabel, openBenchBoard,
+  portOpenFailure, resolveLines, runOnBoard, withBoardOptions, withProfile, type BenchBoard, type BoardChoiceOptions,
 } from './common.js';
-import { describeListError } from './list.js';
 import { VcdWriter } from './vcd.js';
 import { EDGE_FILTERS, monitorLines, type EdgeFilter, type MonitoredLine, type MonitorRecord, type MonitorSummary } from './monitor-lines.js';
 import { formatRecord, vcdRecorder } from './monitor-output.js';
@@ -62,32 +59,15 @@ Stops after --count edges, after --duration seconds, or on Ctrl-C/SIGTERM (exit 
 lines (off, idle bias from the profile). Lost edges do not change the exit code; the summary counts them.
 Example: vgpio monitor GP3 GP5 --edges both --count 10 --vcd trace.vcd`;
 
-/** What monitor runs on: the emulated board as the other bench commands open it, or a ReconnectingBoard. */
-interface MonitorBoard {
-  board: Board;
-  profile: BoardProfile;
-  what: string;
-  close(): Promise<void>;
-}
-
-
 /**
  * A real board is opened as a ReconnectingBoard, so an unplug does not end monitoring; the emulated board
  * cannot be unplugged and is opened as by the other bench commands. Errors opening it the first time are
  * those of openBenchBoard (exit 3 with the same hints); later, a board that is away is waited for.
  */
-export async function openMonitorBoard(options: BoardChoiceOptions, log: (message: string) => void): Promise<MonitorBoard> {
+async function openMonitorBoard(options: BoardChoiceOptions, log: (message: string) => void): Promise<BenchBoard> {
   if (options.board === 'emulator') return openBenchBoard(options);
   let first = true;
-  const findPath = async (choice: string) => {
-    if (!first) return findBoardPath(choice);
-    try {
-      return await findBoardPath(choice);
-    } catch (error) {
-      if (error instanceof NoBoardError) throw new BenchError(BenchExit.NO_BOARD, error.message);
-      throw new BenchError(BenchExit.NO_BOARD, `cannot list serial ports: ${describeListError(error)}; ${NO_BOARD_HINT}`);
-    }
-  };
+  const findPath = (choice: string) => (first ? findBenchBoardPath(choice) : findBoardPath(choice));
   const openPath = async (path: string) => {
     if (!first) return openBoard({ path });
     first = false;
@@ -105,38 +85,7 @@ export async function openMonitorBoard(options: BoardChoiceOptions, log: (messag
     throw error;
   }
   const { board, what } = opened;
-  try {
-    const profile = fitProfile(loadProfile(options.profile ?? (board.info.boardId === 2 ? 'pico' : 'rp2040')), board.info);
-    return { board, profile, what, close: () => board.close() };
-  } catch (error) {
-    await board.close().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** runOnBoard (common.ts) for monitor: the same error lines and exit codes, on a board from openMonitorBoard. */
-async function runMonitor(options: MonitorOptions, body: (bench: MonitorBoard) => Promise<void>): Promise<void> {
-  let bench: MonitorBoard | undefined;
-  // ReconnectingBoard's notes while the board is away (not back yet, and why); its "is gone" and "is back"
-  // are monitor's disconnect and reconnect records. Notes from opening (no USB hotplug notices here, say)
-  // are left out: without them a replugged board is still found, by retrying.
-  let watching = false;
-  const log = (message: string) => {
-    if (watching && !/ is (gone|back) /.test(message)) process.stderr.write(`vgpio monitor: ${message}\n`);
-  };
-  try {
-    bench = await openMonitorBoard(options, log);
-    watching = true;
-    await body(bench);
-    process.exitCode = BenchExit.OK;
-  } catch (error) {
-    const { exitCode, message } = describeBenchError(error);
-    if (options.json) process.stdout.write(jsonLine({ type: 'error', ok: false, exitCode, error: message }));
-    process.stderr.write(`vgpio monitor: ${message}\n`);
-    process.exitCode = exitCode;
-  } finally {
-    await bench?.close().catch(() => undefined);
-  }
+  return withProfile({ board, what, close: () => board.close() }, options.profile);
 }
 
 export function monitorCommand(): Command {
@@ -159,7 +108,20 @@ export function monitorCommand(): Command {
       process.exitCode = BenchExit.USAGE;
       return;
     }
-    await runMonitor(
+    // ReconnectingBoard's notes while the board is away (not back yet, and why); its "is gone" and "is back"
+    // are monitor's disconnect and reconnect records. Notes from opening (no USB hotplug notices here, say)
+    // are left out: without them a replugged board is still found, by retrying.
+    let watching = false;
+    const log = (message: string) => {
+      if (watching && !/ is (gone|back) /.test(message)) process.stderr.write(`vgpio monitor: ${message}\n`);
+    };
+    const open = async (choice: BoardChoiceOptions) => {
+      const bench = await openMonitorBoard(choice, log);
+      watching = true;
+      return bench;
+    };
+    await runOnBoard(
+      'monitor',
       options,
       async ({ board, profile, what }) => {
         const resolved = resolveLines(specs, profile);
@@ -205,6 +167,7 @@ export function monitorCommand(): Command {
           );
         }
       },
+      { jsonLines: true, open },
     );
   });
 }

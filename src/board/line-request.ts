@@ -14,6 +14,7 @@
  * silently fight over a pin.
  */
 import { BoardUsageError } from './link-board.js';
+import { groupBySettings } from './line-settings.js';
 import { fitProfile, loadProfile, type BoardProfile, type LineProfile } from './profile.js';
 import type { Bit, Board, BoardEvent, LineSettings, PulseDoneEvent } from './types.js';
 
@@ -132,14 +133,7 @@ export class LineRequest {
       held.push({ line: line.line, name: line.name || String(line.line), activeLow, settings: physical });
     }
     held.sort((a, b) => a.line - b.line);
-    const groups = new Map<string, { settings: LineSettings; lines: number[] }>();
-    for (const h of held) {
-      const id = JSON.stringify(h.settings);
-      const group = groups.get(id) ?? { settings: h.settings, lines: [] };
-      group.lines.push(h.line);
-      groups.set(id, group);
-    }
-    for (const { settings, lines } of groups.values()) await board.configure(lines, settings);
+    for (const { settings, lines } of groupBySettings(held.map((h) => [h.line, h.settings] as const))) await board.configure(lines, settings);
     const owner: Owner = { consumer };
     for (const h of held) taken.set(h.line, owner);
     holders.set(board, taken);

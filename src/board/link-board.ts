@@ -22,6 +22,7 @@ import {
 } from '../link/protocol.js';
 import { DeviceError, VersionMismatchError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
+import { bitEntries, withDefaults } from './line-settings.js';
 import type {
   Bit,
   Board,
@@ -76,23 +77,6 @@ function maskToLines(mask: number): number[] {
   const lines: number[] = [];
   for (let line = 0; line < 32; line++) if ((mask >>> line) & 1) lines.push(line);
   return lines;
-}
-
-/** Line levels given as an object or a Map, as [line, level] pairs. */
-export const bitEntries = (values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Array<[number, Bit]> =>
-  values instanceof Map ? [...values.entries()] : Object.entries(values).map(([k, v]) => [Number(k), v as Bit]);
-
-/** Settings with every default filled in: what configure() sends for them (so equal settings compare equal). */
-export function withDefaults(settings: LineSettings): Required<LineSettings> {
-  return {
-    direction: settings.direction,
-    value: settings.value ?? 0,
-    bias: settings.bias ?? (settings.direction === 'off' ? 'pull-down' : 'none'),
-    drive: settings.drive ?? 'push-pull',
-    edge: settings.edge ?? 'none',
-    level: settings.level ?? 'none',
-    debounceUs: settings.debounceUs ?? 0,
-  };
 }
 
 export function boardInfoFromHello(hello: HelloInfo): BoardInfo {

@@ -16,7 +16,8 @@ import { zeroLinkCounters, type LinkCounters } from '../link/link.js';
 import type { DeviceStats } from '../link/protocol.js';
 import { DeviceError } from '../link/errors.js';
 import { boardEventIterator } from './event-iterator.js';
-import { bitEntries, BoardUsageError, withDefaults } from './link-board.js';
+import { BoardUsageError } from './link-board.js';
+import { bitEntries, groupBySettings, withDefaults } from './line-settings.js';
 import type {
   Bit,
   Board,
@@ -345,14 +346,8 @@ export class ReconnectingBoard extends EventEmitter<ReconnectingBoardEvents> imp
 
   /** Gives a freshly opened board everything configured through this object, grouped into few requests. */
   private async replay(board: Board): Promise<void> {
-    const groups = new Map<string, { lines: number[]; settings: Required<LineSettings> }>();
-    for (const [line, settings] of [...this.lineSettings.entries()].sort(([a], [b]) => a - b)) {
-      const key = JSON.stringify(settings);
-      const group = groups.get(key) ?? { lines: [], settings };
-      group.lines.push(line);
-      groups.set(key, group);
-    }
-    const ordered = [...groups.values()].sort((a, b) => REPLAY_ORDER[a.settings.direction] - REPLAY_ORDER[b.settings.direction]);
+    const groups = groupBySettings([...this.lineSettings.entries()].sort(([a], [b]) => a - b));
+    const ordered = groups.sort((a, b) => REPLAY_ORDER[a.settings.direction] - REPLAY_ORDER[b.settings.direction]);
     // A refusal (firmware changed meanwhile, say) costs those lines, not the board: it is logged and the
     // rest goes on. A link error ends the attempt, and the next one starts over.
     const refused = (what: string, error: unknown) => {

@@ -14,6 +14,7 @@ import {
   Edge,
   EdgeKind,
   Level,
+  namesByCode,
   PulseOutcome,
   Status,
   type DeviceStats,
@@ -65,13 +66,11 @@ const CAPABILITIES: Record<Capability, number> = {
   stats: CapabilityBit.STATS,
 };
 
-const invert = <T extends Record<string, number>>(map: T): Map<number, keyof T> =>
-  new Map(Object.entries(map).map(([k, v]) => [v, k as keyof T]));
-const DIRECTION_NAMES = invert(DIRECTION);
-const BIAS_NAMES = invert(BIAS);
-const DRIVE_NAMES = invert(DRIVE);
-const EDGE_NAMES = invert(EDGE);
-const LEVEL_NAMES = invert(LEVEL);
+const DIRECTION_NAMES = namesByCode(DIRECTION);
+const BIAS_NAMES = namesByCode(BIAS);
+const DRIVE_NAMES = namesByCode(DRIVE);
+const EDGE_NAMES = namesByCode(EDGE);
+const LEVEL_NAMES = namesByCode(LEVEL);
 
 function maskToLines(mask: number): number[] {
   const lines: number[] = [];

@@ -260,8 +260,12 @@ const EVENT_LAYOUTS: { [K in EventName]: Layout } = {
   VERSION_MISMATCH: [['minVersion', 'u8'], ['maxVersion', 'u8']],
 };
 
-const REQUEST_NAMES = new Map<number, RequestName>(Object.entries(RequestType).map(([n, t]) => [t, n as RequestName]));
-const EVENT_NAMES = new Map<number, EventName>(Object.entries(EventType).map(([n, t]) => [t, n as EventName]));
+/** The reverse of a name -> code table: code -> name. */
+export const namesByCode = <T extends Record<string, number>>(table: T): Map<number, keyof T & string> =>
+  new Map(Object.entries(table).map(([name, code]) => [code, name as keyof T & string]));
+
+const REQUEST_NAMES = namesByCode(RequestType);
+const EVENT_NAMES = namesByCode(EventType);
 export const requestName = (type: number): RequestName | undefined => REQUEST_NAMES.get(type);
 export const eventName = (type: number): EventName | undefined => EVENT_NAMES.get(type);
 

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Bit, Board, BoardEvent, BoardInfo, FailsafeConfig, LineSettings, LineState, PingResult } from '../../src/board/types.js';
 import { BoardUsageError } from '../../src/board/link-board.js';
 import { LinkClosedError } from '../../src/link/errors.js';
+import { zeroLinkCounters } from '../../src/link/link.js';
+import { bitEntries, withDefaults } from '../../src/board/line-settings.js';
 import type { DeviceStats } from '../../src/link/protocol.js';
 
 export const FAKE_INFO: BoardInfo = {
@@ -24,7 +26,7 @@ interface FakeLine {
 
 export class FakeBoard extends EventEmitter implements Board {
   readonly info = FAKE_INFO;
-  readonly counters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, crcErrors: 0, framingErrors: 0, badVersion: 0, unknownFrames: 0, malformed: 0, unexpectedReplies: 0, timeouts: 0, events: 0, edges: 0, lostEvents: 0, lostEventFrames: 0 };
+  readonly counters = zeroLinkCounters();
   readonly lines: FakeLine[];
   readonly calls: Array<{ op: string; args: unknown[] }> = [];
   closed = false;
@@ -41,7 +43,7 @@ export class FakeBoard extends EventEmitter implements Board {
   constructor(readonly wires: Array<[number, number]> = [[2, 3], [4, 5], [6, 7]]) {
     super();
     this.lines = Array.from({ length: FAKE_INFO.numLines }, () => ({
-      settings: { direction: 'off', value: 0, bias: 'pull-down', drive: 'push-pull', edge: 'none', level: 'none', debounceUs: 0 },
+      settings: withDefaults({ direction: 'off' }),
       level: 0 as Bit,
       levelArmed: false,
     }));
@@ -108,10 +110,7 @@ export class FakeBoard extends EventEmitter implements Board {
     for (const line of lines) this.check(line, 'configure');
     for (const line of lines) {
       const l = this.lines[line]!;
-      l.settings = {
-        direction: settings.direction, value: settings.value ?? 0, bias: settings.bias ?? (settings.direction === 'off' ? 'pull-down' : 'none'),
-        drive: settings.drive ?? 'push-pull', edge: settings.edge ?? 'none', level: settings.level ?? 'none', debounceUs: settings.debounceUs ?? 0,
-      };
+      l.settings = withDefaults(settings);
       l.levelArmed = l.settings.level !== 'none';
       if (settings.direction === 'output') this.setLevel(line, settings.value ?? 0);
       else {
@@ -132,7 +131,7 @@ export class FakeBoard extends EventEmitter implements Board {
   }
 
   async setValues(values: Readonly<Record<number, Bit>> | ReadonlyMap<number, Bit>): Promise<void> {
-    const entries = values instanceof Map ? [...values.entries()] : Object.entries(values).map(([k, v]) => [Number(k), v as Bit] as [number, Bit]);
+    const entries = bitEntries(values);
     await this.enter('setValues', entries);
     for (const [line] of entries) {
       this.check(line, 'setValues');

@@ -36,6 +36,7 @@ Exit codes:
   4  the board refused the request, or a pulse did not complete
 `;
 
+/** An error that ends a command with its exit code: a BenchExit, or a FlashExit for `vgpio flash`. */
 export class BenchError extends Error {
   override name = 'BenchError';
   constructor(readonly exitCode: number, message: string) {

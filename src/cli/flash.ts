@@ -12,6 +12,7 @@ import { listBootselDevices, type BootselDevice, type BootselLister, type Picobo
 import { HW_DIR } from '../board/hw-files.js';
 import type { BoardInfo } from '../board/types.js';
 import { describeListError } from './list.js';
+import { BenchError } from './common.js';
 
 /** Exit codes of `vgpio flash` (also in `vgpio flash --help` and README.md). */
 export const FlashExit = {
@@ -43,13 +44,6 @@ Exit codes:
   6  verify failed: the flash does not read back as written (the board stays in BOOTSEL)
   7  PICOBOOT/USB failure (command refused, stall, timeout, device disappeared)
 `;
-
-export class FlashCommandError extends Error {
-  override name = 'FlashCommandError';
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
-}
 
 /** A running board as `vgpio flash` needs it: its HELLO info and the reboot request. */
 export interface RunningBoard {
@@ -159,17 +153,12 @@ async function waitForBootsel(deps: FlashDeps, timeoutS: number, before: Set<str
 }
 
 async function rebootIntoBootsel(deps: FlashDeps, path: string, timeoutS: number, log: (s: string) => void): Promise<Target> {
-  let before: Set<string>;
-  try {
-    before = new Set((await deps.listBootsel()).map((d) => d.location));
-  } catch (error) {
-    throw new FlashCommandError(FlashExit.UNEXPECTED, `${(error as Error).message}; BOOTSEL devices cannot be found on this machine`);
-  }
+  const before = new Set((await listBootselOrExplain(deps)).map((d) => d.location));
   let board: RunningBoard;
   try {
     board = await deps.openRunningBoard(path);
   } catch (error) {
-    throw new FlashCommandError(
+    throw new BenchError(
       FlashExit.NO_BOOTSEL,
       `${(error as Error).message}; if \`vgpio serve\` or the vgpio@ service holds the port, stop it first; or hold BOOTSEL while plugging the board in and run \`vgpio flash --board bootsel\``,
     );
@@ -181,12 +170,12 @@ async function rebootIntoBootsel(deps: FlashDeps, path: string, timeoutS: number
     await board.rebootToBootloader();
   } catch (error) {
     await board.close().catch(() => undefined);
-    throw new FlashCommandError(FlashExit.NO_BOOTSEL, `${name}: REBOOT_TO_BOOTLOADER failed: ${(error as Error).message}; hold BOOTSEL while plugging the board in and run \`vgpio flash --board bootsel\``);
+    throw new BenchError(FlashExit.NO_BOOTSEL, `${name}: REBOOT_TO_BOOTLOADER failed: ${(error as Error).message}; hold BOOTSEL while plugging the board in and run \`vgpio flash --board bootsel\``);
   }
   await board.close().catch(() => undefined);
   const device = await waitForBootsel(deps, timeoutS, before, serial);
   if (!device) {
-    throw new FlashCommandError(
+    throw new BenchError(
       FlashExit.NO_BOOTSEL,
       `${name} accepted the reboot request but no RP2040 boot device (2e8a:0003) appeared within ${timeoutS} s; check \`lsusb\` and the cable, or hold BOOTSEL while plugging it in and run \`vgpio flash --board bootsel\``,
     );
@@ -199,9 +188,14 @@ async function listBootselOrExplain(deps: FlashDeps): Promise<BootselDevice[]> {
   try {
     return await deps.listBootsel();
   } catch (error) {
-    throw new FlashCommandError(FlashExit.UNEXPECTED, `${(error as Error).message}; BOOTSEL devices cannot be found on this machine`);
+    throw new BenchError(FlashExit.UNEXPECTED, `${(error as Error).message}; BOOTSEL devices cannot be found on this machine`);
   }
 }
+
+const alreadyInBootsel = (device: BootselDevice): Target => ({
+  device,
+  report: { bootsel: device.location, enteredBootsel: 'already', ...(device.serial ? { serial: device.serial } : {}) },
+});
 
 async function chooseTarget(deps: FlashDeps, choice: string, timeoutS: number, log: (s: string) => void): Promise<Target> {
   if (choice === 'bootsel' || choice.startsWith('bootsel:')) {
@@ -209,10 +203,9 @@ async function chooseTarget(deps: FlashDeps, choice: string, timeoutS: number, l
     const wanted = choice.slice('bootsel:'.length);
     const matching = wanted ? devices.filter((d) => d.location === wanted) : devices;
     const seen = devices.map((d) => d.location).join(', ') || 'none';
-    if (matching.length === 0) throw new FlashCommandError(FlashExit.NO_BOARD, `no RP2040 in BOOTSEL mode${wanted ? ` at USB ${wanted}` : ''} (attached: ${seen}); hold BOOTSEL while plugging the board in`);
-    if (matching.length > 1) throw new FlashCommandError(FlashExit.NO_BOARD, `${matching.length} RP2040s are in BOOTSEL mode (USB ${seen}); choose one with --board bootsel:LOCATION`);
-    const device = matching[0]!;
-    return { device, report: { bootsel: device.location, enteredBootsel: 'already', ...(device.serial ? { serial: device.serial } : {}) } };
+    if (matching.length === 0) throw new BenchError(FlashExit.NO_BOARD, `no RP2040 in BOOTSEL mode${wanted ? ` at USB ${wanted}` : ''} (attached: ${seen}); hold BOOTSEL while plugging the board in`);
+    if (matching.length > 1) throw new BenchError(FlashExit.NO_BOARD, `${matching.length} RP2040s are in BOOTSEL mode (USB ${seen}); choose one with --board bootsel:LOCATION`);
+    return alreadyInBootsel(matching[0]!);
   }
   if (choice !== 'auto') {
     let path = choice;
@@ -222,7 +215,7 @@ async function chooseTarget(deps: FlashDeps, choice: string, timeoutS: number, l
       const match = boards.find((b) => b.serial === wanted);
       if (!match) {
         const seen = boards.map((b) => `${b.serial ?? '?'} on ${b.path}`).join(', ') || 'none';
-        throw new FlashCommandError(FlashExit.NO_BOARD, `no running vgpio board with serial number ${wanted} (attached: ${seen}); a board in BOOTSEL mode is chosen with --board bootsel[:LOCATION]`);
+        throw new BenchError(FlashExit.NO_BOARD, `no running vgpio board with serial number ${wanted} (attached: ${seen}); a board in BOOTSEL mode is chosen with --board bootsel[:LOCATION]`);
       }
       path = match.path;
     }
@@ -232,19 +225,18 @@ async function chooseTarget(deps: FlashDeps, choice: string, timeoutS: number, l
   try {
     running = await deps.listSerialBoards();
   } catch (error) {
-    throw new FlashCommandError(FlashExit.UNEXPECTED, `cannot list serial ports: ${describeListError(error)}; name the board with --board PATH or --board bootsel`);
+    throw new BenchError(FlashExit.UNEXPECTED, `cannot list serial ports: ${describeListError(error)}; name the board with --board PATH or --board bootsel`);
   }
   const bootsel = await listBootselOrExplain(deps);
   const all = [...running.map((b) => `${b.serial ?? '?'} on ${b.path}`), ...bootsel.map((d) => `BOOTSEL at USB ${d.location}`)];
   if (all.length === 0) {
-    throw new FlashCommandError(FlashExit.NO_BOARD, 'no board found: no vgpio board (1209:0001) and no RP2040 in BOOTSEL mode (2e8a:0003) is attached; plug one in, or hold BOOTSEL while plugging in a board without vgpio firmware');
+    throw new BenchError(FlashExit.NO_BOARD, 'no board found: no vgpio board (1209:0001) and no RP2040 in BOOTSEL mode (2e8a:0003) is attached; plug one in, or hold BOOTSEL while plugging in a board without vgpio firmware');
   }
   if (all.length > 1) {
-    throw new FlashCommandError(FlashExit.NO_BOARD, `${all.length} boards are attached (${all.join(', ')}); choose one with --board serial:SERIALNO, --board PATH or --board bootsel:LOCATION`);
+    throw new BenchError(FlashExit.NO_BOARD, `${all.length} boards are attached (${all.join(', ')}); choose one with --board serial:SERIALNO, --board PATH or --board bootsel:LOCATION`);
   }
   if (running[0]) return rebootIntoBootsel(deps, running[0].path, timeoutS, log);
-  const device = bootsel[0]!;
-  return { device, report: { bootsel: device.location, enteredBootsel: 'already', ...(device.serial ? { serial: device.serial } : {}) } };
+  return alreadyInBootsel(bootsel[0]!);
 }
 
 async function waitForRunningBoard(deps: FlashDeps, serial: string | undefined, timeoutS: number): Promise<string | null> {
@@ -271,7 +263,7 @@ export async function runFlash(file: string | undefined, options: FlashCommandOp
     try {
       image = readImage(file ?? DEFAULT_FIRMWARE_IMAGE);
     } catch (error) {
-      if (error instanceof ImageError) throw new FlashCommandError(FlashExit.BAD_IMAGE, error.message);
+      if (error instanceof ImageError) throw new BenchError(FlashExit.BAD_IMAGE, error.message);
       throw error;
     }
     report.image = { path: image.source, format: image.format, bytes: image.size, start: hex(image.start), end: hex(image.end) };
@@ -284,9 +276,9 @@ export async function runFlash(file: string | undefined, options: FlashCommandOp
       session = await target.device.open();
     } catch (error) {
       if (error instanceof TransportError && error.kind === 'access') {
-        throw new FlashCommandError(FlashExit.ACCESS, `permission denied opening ${where}: ${error.message}; ${UDEV_HINT}`);
+        throw new BenchError(FlashExit.ACCESS, `permission denied opening ${where}: ${error.message}; ${UDEV_HINT}`);
       }
-      throw new FlashCommandError(FlashExit.USB, `cannot open ${where}: ${(error as Error).message}`);
+      throw new BenchError(FlashExit.USB, `cannot open ${where}: ${(error as Error).message}`);
     }
     let result: FlashResult;
     try {
@@ -294,10 +286,10 @@ export async function runFlash(file: string | undefined, options: FlashCommandOp
     } catch (error) {
       progress.end();
       if (error instanceof VerifyError) {
-        throw new FlashCommandError(FlashExit.VERIFY, `${where}: ${error.message}; the board stays in BOOTSEL: run \`vgpio flash\` again, and if it fails the same way the flash chip may be worn or the wrong size`);
+        throw new BenchError(FlashExit.VERIFY, `${where}: ${error.message}; the board stays in BOOTSEL: run \`vgpio flash\` again, and if it fails the same way the flash chip may be worn or the wrong size`);
       }
       if (error instanceof PicobootError || error instanceof TransportError) {
-        throw new FlashCommandError(FlashExit.USB, `${where}: ${error.message}; the board is still in BOOTSEL (or unplugged): check the cable and run \`vgpio flash --board bootsel\` again`);
+        throw new BenchError(FlashExit.USB, `${where}: ${error.message}; the board is still in BOOTSEL (or unplugged): check the cable and run \`vgpio flash --board bootsel\` again`);
       }
       throw error;
     }
@@ -314,7 +306,7 @@ export async function runFlash(file: string | undefined, options: FlashCommandOp
     report.exitCode = FlashExit.OK;
   } catch (error) {
     progress.end();
-    report.exitCode = error instanceof FlashCommandError ? error.exitCode : FlashExit.UNEXPECTED;
+    report.exitCode = error instanceof BenchError ? error.exitCode : FlashExit.UNEXPECTED;
     report.error = error instanceof Error ? error.message : String(error);
   } finally {
     await session?.close().catch(() => undefined);

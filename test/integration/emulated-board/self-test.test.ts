@@ -242,7 +242,11 @@ describe('edges through the loopback jig', () => {
 });
 
 describe('PULSE', () => {
-  it('a 250 us pulse lasts 250 us within 2 us (PULSE_DONE, the partner edges, and [emulator] the pin timestamps)', async () => {
+  // Pin to pin, the width is the duration plus the alarm ISR's latency to the pin write (up to about 2.1
+  // us in rp2040js: ISR entry, the deadline scan, pulse_end) less up to 1 us of the start stamp's
+  // microsecond rounding; so within 3 us. The stamps (PULSE_DONE, the partner's edges) are whole
+  // microseconds taken at the pin writes, within 2 us.
+  it('a 250 us pulse lasts 250 us within 2 us by its stamps and within 3 us pin to pin (PULSE_DONE, the partner edges, and [emulator] the pin timestamps)', async () => {
     const log = new EventLog(t.board);
     const changes: Array<{ line: number; level: number; nanos: number }> = [];
     const off = t.pins?.onChange((c) => changes.push(c));
@@ -264,7 +268,7 @@ describe('PULSE', () => {
         const c = changes.filter((x) => x.line === line);
         expect(c.map((x) => x.level)).toEqual([1, 0]);
         const widthUs = (c[1]!.nanos - c[0]!.nanos) / 1000;
-        expect(Math.abs(widthUs - 250)).toBeLessThanOrEqual(2);
+        expect(Math.abs(widthUs - 250)).toBeLessThanOrEqual(3);
       }
     }
   });

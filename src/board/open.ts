@@ -56,6 +56,10 @@ const loadClosingSerialPort = (): Promise<SerialPortClass> =>
       },
   ));
 
+/** serialport's messages for a port held by another process (it locks ports with flock/TIOCEXCL). */
+export const isPortBusyMessage = (message: string): boolean =>
+  /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|device or resource busy/i.test(message);
+
 /** A serial port that could not be opened: absent, not a tty, no permission, or held by another program. */
 export class PortOpenError extends Error {
   override name = 'PortOpenError';
@@ -63,7 +67,7 @@ export class PortOpenError extends Error {
   readonly busy: boolean;
   constructor(readonly path: string, cause: Error) {
     const why = cause.message.replace(/^Error: /, '');
-    const busy = /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|busy/i.test(why);
+    const busy = isPortBusyMessage(why);
     const hint = busy
       ? 'another program holds the port (vgpio serve, the vgpio@ service, or a `vgpio set --hold`): stop it first'
       : /permission denied|EACCES/i.test(why)

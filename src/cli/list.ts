@@ -4,7 +4,7 @@
  * busy) and RP2040s sitting in BOOTSEL mode (the bootrom's USB device, with their bus/port location).
  */
 import { Command, Option } from 'commander';
-import { openBoard } from '../board/open.js';
+import { isPortBusyMessage, openBoard, PortOpenError } from '../board/open.js';
 import { listSerialBoards, type AttachedBoard } from '../board/discovery.js';
 import { listBootselDevices, type BootselLister } from '../board/usb-boot.js';
 import type { BoardInfo } from '../board/types.js';
@@ -47,10 +47,10 @@ export const realListDeps: ListDeps = {
   listBootsel: listBootselDevices,
 };
 
-/** serialport's messages for a port held by another process (it locks ports with flock/TIOCEXCL). */
+/** A port held by another process: PortOpenError says so itself; other errors by their message. */
 export function isBusyError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /cannot lock port|resource temporarily unavailable|EBUSY|EAGAIN|device or resource busy/i.test(message);
+  if (error instanceof PortOpenError) return error.busy;
+  return isPortBusyMessage(error instanceof Error ? error.message : String(error));
 }
 
 /** serialport lists ports on Linux by running udevadm; say so when it is missing (minimal containers). */
@@ -76,7 +76,8 @@ export async function collectBoards(deps: ListDeps): Promise<ListResult> {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (isBusyError(error)) boards.push({ ...base, state: 'busy', error: 'in use by another program (vgpio serve or the vgpio@ service?)' });
-      else if (/permission denied|EACCES/i.test(message)) boards.push({ ...base, state: 'error', error: `${message}; install hw/udev/99-vgpio.rules and join group plugdev` });
+      // A PortOpenError already carries the udev hint.
+      else if (!(error instanceof PortOpenError) && /permission denied|EACCES/i.test(message)) boards.push({ ...base, state: 'error', error: `${message}; install hw/udev/99-vgpio.rules and join group plugdev` });
       else boards.push({ ...base, state: 'error', error: message });
     }
   }

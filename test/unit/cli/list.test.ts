@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collectBoards, formatBoards, isBusyError, type ListDeps } from '../../../src/cli/list.js';
+import { PortOpenError } from '../../../src/board/open.js';
 import { usbLocation } from '../../../src/board/usb-boot.js';
 import type { BoardInfo } from '../../../src/board/types.js';
 
@@ -74,6 +75,23 @@ describe('vgpio list', () => {
       listBootsel: noBootsel,
     });
     expect(result.boards[0]).toMatchObject({ state: 'error', error: expect.stringMatching(/install hw\/udev\/99-vgpio\.rules and join group plugdev$/) });
+  });
+
+  it('a port that refuses to open says why once, with one hint; a locked one is busy', async () => {
+    const result = await collectBoards({
+      listSerialBoards: async () => [
+        { path: '/dev/ttyACM0', serial: 'ab', manufacturer: 'vgpio project' },
+        { path: '/dev/ttyACM1', serial: 'cd', manufacturer: 'vgpio project' },
+      ],
+      probe: async (path) => {
+        const cause = path.endsWith('0') ? 'Error: Permission denied, cannot open /dev/ttyACM0' : 'Error Resource temporarily unavailable Cannot lock port';
+        throw new PortOpenError(path, new Error(cause));
+      },
+      listBootsel: noBootsel,
+    });
+    expect(result.boards[0]!.state).toBe('error');
+    expect(result.boards[0]!.error!.match(/install hw\/udev\/99-vgpio\.rules/g)).toHaveLength(1);
+    expect(result.boards[1]).toMatchObject({ state: 'busy' });
   });
 
   it('JSON-friendly records and helpers', async () => {

@@ -15,7 +15,7 @@
  */
 import { BoardUsageError } from './link-board.js';
 import { groupBySettings } from './line-settings.js';
-import { fitProfile, loadProfile, type BoardProfile, type LineProfile } from './profile.js';
+import { defaultProfileName, fitProfile, loadProfile, type BoardProfile, type LineProfile } from './profile.js';
 import type { Bit, Board, BoardEvent, LineSettings, PulseDoneEvent } from './types.js';
 
 /** A line's settings in a request: the Board API's, plus active-low. */
@@ -78,7 +78,7 @@ const holders = new WeakMap<Board, Map<number, Owner>>();
 const opposite = { rising: 'falling', falling: 'rising' } as const;
 
 function defaultProfile(board: Board): BoardProfile {
-  return fitProfile(loadProfile(board.info.boardId === 2 ? 'pico' : 'rp2040'), board.info);
+  return fitProfile(loadProfile(defaultProfileName(board.info)), board.info);
 }
 
 function findLine(profile: BoardProfile, key: LineKey): LineProfile | undefined {

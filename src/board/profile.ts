@@ -118,6 +118,10 @@ export function loadProfile(nameOrPath: string): BoardProfile {
   return parseProfile(json, source);
 }
 
+/** The built-in profile for a board that names none: `pico` for a Raspberry Pi Pico (HELLO board_id 2),
+ *  else the generic `rp2040`. */
+export const defaultProfileName = (info: BoardInfo): string => (info.boardId === 2 ? 'pico' : 'rp2040');
+
 /**
  * Checks a profile against the board it will drive. The board's own reserved lines stay reserved
  * whatever the profile says; a profile with more lines than the board is an error.

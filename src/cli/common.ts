@@ -7,7 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { openBoard, openEmulatedBoard, PortOpenError } from '../board/open.js';
 import { findBoardPath, NoBoardError } from '../board/discovery.js';
-import { fitProfile, loadProfile, ProfileError, type BoardProfile, type LineProfile } from '../board/profile.js';
+import { defaultProfileName, fitProfile, loadProfile, ProfileError, type BoardProfile, type LineProfile } from '../board/profile.js';
 import { BoardUsageError, type LinkBoard } from '../board/link-board.js';
 import { HwFileError } from '../board/hw-files.js';
 import { DeviceError } from '../link/errors.js';
@@ -122,7 +122,7 @@ export async function findBenchBoardPath(choice: string): Promise<string | undef
 export async function withProfile(opened: Omit<BenchBoard, 'profile'>, profileName: string | undefined): Promise<BenchBoard> {
   const { info } = opened.board;
   try {
-    return { ...opened, profile: fitProfile(loadProfile(profileName ?? (info.boardId === 2 ? 'pico' : 'rp2040')), info) };
+    return { ...opened, profile: fitProfile(loadProfile(profileName ?? defaultProfileName(info)), info) };
   } catch (error) {
     await opened.close().catch(() => undefined);
     throw error;

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { openReconnectingBoard } from '../board/hotplug.js';
-import { fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
+import { defaultProfileName, fitProfile, loadProfile, type BoardProfile } from '../board/profile.js';
 import { VirtioGpioDevice } from '../gpio/device.js';
 import { GpioVhostDevice } from '../gpio/vhost-device.js';
 import { VhostUserServer } from '../vhost/server.js';
@@ -90,7 +90,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   log(`board: ${what}: ${info.boardName}, serial ${info.serial}, firmware ${info.firmwareVersion}, ${info.numLines} lines`);
   let profile: BoardProfile;
   try {
-    profile = fitProfile(chosenProfile ?? loadProfile(info.boardId === 2 ? 'pico' : 'rp2040'), info);
+    profile = fitProfile(chosenProfile ?? loadProfile(defaultProfileName(info)), info);
   } catch (error) {
     await board.close();
     throw error;

@@ -26,7 +26,9 @@ async function serve(...args: string[]) {
     rmSync(dir, { recursive: true, force: true });
   });
   const deadline = Date.now() + 20_000;
-  while (!stderr.includes('vhost-user: listening')) {
+  // Ready once it logged listening (stderr) and printed the command lines (stdout): two pipes, so either
+  // can arrive first.
+  while (!stderr.includes('vhost-user: listening') || !stdout.includes('User-Mode Linux:')) {
     if (child.exitCode !== null) throw new Error(`vgpio serve exited early:\n${stderr}`);
     if (Date.now() > deadline) throw new Error(`vgpio serve did not start:\n${stderr}`);
     await new Promise((r) => setTimeout(r, 20));

@@ -12,7 +12,8 @@ import { ConsoleLogger, LogLevel, RP2040 } from 'rp2040js';
 import { ImageFormatError } from './image-error.js';
 
 export const FLASH_BASE = 0x10000000;
-export const FLASH_SIZE = 16 * 1024 * 1024;
+/** The emulated board's flash: the Pico's W25Q16JV holds 2 MiB (Pico datasheet). */
+export const FLASH_SIZE = 2 * 1024 * 1024;
 export const VECTOR_TABLE = 0x10000100;
 
 export const UF2_MAGIC_START0 = 0x0a324655;
@@ -64,7 +65,7 @@ export function parseUf2(file: Uint8Array, family = UF2_FAMILY_RP2040): Uf2Block
     }
     if (size > UF2_DATA_MAX) throw new ImageFormatError(`${at}: payload size ${size} > ${UF2_DATA_MAX}`);
     if (address < FLASH_BASE || address + size > FLASH_BASE + FLASH_SIZE) {
-      throw new ImageFormatError(`${at}: address 0x${address.toString(16)} outside flash`);
+      throw new ImageFormatError(`${at}: address 0x${address.toString(16)} outside the emulated Pico's ${FLASH_SIZE >> 20} MiB flash`);
     }
     blocks.push({
       address,
@@ -104,7 +105,7 @@ export function toFlatImage(file: Uint8Array): Uint8Array {
   if (file.length < VECTOR_TABLE - FLASH_BASE + 8) {
     throw new ImageFormatError(`flat image of ${file.length} bytes cannot hold boot2 and a vector table`);
   }
-  if (file.length > FLASH_SIZE) throw new ImageFormatError('image larger than flash');
+  if (file.length > FLASH_SIZE) throw new ImageFormatError(`image of ${file.length} bytes is larger than the emulated Pico's ${FLASH_SIZE >> 20} MiB flash`);
   return file;
 }
 
@@ -118,6 +119,7 @@ export function loadImage(image: Uint8Array, options: LoadOptions = {}): RP2040 
   const flat = toFlatImage(image);
   const mcu = new RP2040();
   mcu.logger = new ConsoleLogger(options.logLevel ?? LogLevel.Warn, true);
+  fitFlash(mcu, FLASH_SIZE);
   mcu.flash.set(flat, 0);
   const view = new DataView(flat.buffer, flat.byteOffset, flat.byteLength);
   const sp = view.getUint32(VECTOR_TABLE - FLASH_BASE, true);
@@ -130,6 +132,20 @@ export function loadImage(image: Uint8Array, options: LoadOptions = {}): RP2040 
   mcu.core.VTOR = VECTOR_TABLE;
   mcu.core.reset();
   return mcu;
+}
+
+/**
+ * rp2040js allocates and erases flash for the whole 16 MiB XIP window, which stays resident: 14 MiB more
+ * per emulated board than a Pico has. It reads and writes flash only through these three fields, each
+ * access bounded by `flash.length`, so an erased array of the real size takes their place. The 16 MiB
+ * one is garbage then and its memory goes back to the system.
+ */
+function fitFlash(mcu: RP2040, size: number): void {
+  const flash = new Uint8Array(size).fill(0xff);
+  const fields = mcu as unknown as { flash: Uint8Array; flash16: Uint16Array; flashView: DataView };
+  fields.flash = flash;
+  fields.flash16 = new Uint16Array(flash.buffer);
+  fields.flashView = new DataView(flash.buffer);
 }
 
 export function loadImageFile(path: string, options: LoadOptions = {}): RP2040 {

@@ -3,10 +3,14 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root } from './lib.mjs';
+import { daemonNodeFlags, root } from './lib.mjs';
 
-/** Forks the daemon under test; resolves once its socket is listening. `execArgv` e.g. ['--cpu-prof']. */
-export async function startDaemon({ execArgv = [] } = {}) {
+/** Node flags added to the daemon's own for a profiling run, e.g. VGPIO_BENCH_DAEMON_ARGS='--cpu-prof'. */
+const extraArgs = process.env.VGPIO_BENCH_DAEMON_ARGS?.split(' ').filter(Boolean) ?? [];
+
+/** Forks the daemon under test with the Node flags `vgpio` itself runs with; resolves once its socket is
+ *  listening. */
+export async function startDaemon({ execArgv = [...daemonNodeFlags(), ...extraArgs] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-'));
   const socketPath = join(dir, 'vgpio.sock');
   const child = fork(join(root, 'bench/daemon.mjs'), ['--socket', socketPath], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon } from './daemon-client.mjs';
 import { BenchFrontend } from './frontend.mjs';
-import { dist, num, pad, root, sleep, stats } from './lib.mjs';
+import { daemonNodeFlags, dist, num, pad, root, sleep, stats } from './lib.mjs';
 
 const { Msg } = await dist('gpio/spec.js');
 
@@ -70,7 +70,7 @@ async function serveEmulator({ idleMs, loadMs }) {
   const dir = mkdtempSync(join(tmpdir(), 'vgpio-bench-fp-'));
   const socket = join(dir, 'vgpio.sock');
   const started = performance.now();
-  const child = spawn(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--board', 'emulator', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...daemonNodeFlags(), join(root, 'dist/cli/main.js'), 'serve', '--board', 'emulator', '--socket', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise((r) => child.once('exit', r));

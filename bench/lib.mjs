@@ -1,5 +1,5 @@
 // Shared pieces of the bench tier: paths, a fresh dist/, percentiles, the machine's description, tables.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem, release, platform, arch } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,15 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Imports a module of the built daemon (dist/), so the bench measures exactly what `vgpio serve` runs. */
 export const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
+
+/** The Node flags `vgpio` runs with: those on the shebang line of its bin (`#!/usr/bin/env -S node ...`),
+ *  so the bench runs the daemon exactly as the command does. */
+export function daemonNodeFlags() {
+  const first = readFileSync(join(root, 'src/cli/main.ts'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env(?: -S)? node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
+  if (!m) throw new Error(`src/cli/main.ts: unexpected shebang ${JSON.stringify(first)}`);
+  return m[1].split(' ').filter(Boolean);
+}
 
 function newest(dir) {
   let t = 0;

@@ -52,8 +52,35 @@ export class PacketLengthGuard extends Transform {
   }
 
   /** The guard's work on one chunk, for callers that feed the decoder themselves (the Link does, to save
-   *  a stream hop per chunk). Returns the bytes to pass on; keeps its state across calls. */
+   *  a stream hop per chunk). Returns the bytes to pass on; keeps its state across calls. A chunk with
+   *  nothing to drop or hold back, nearly every chunk, is returned as it is, not copied. */
   guardChunk(chunk: Uint8Array): Buffer {
+    const run = this.runIfUnchanged(chunk);
+    if (run < 0) return this.keptCopy(chunk);
+    this.run = run;
+    return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+  }
+
+  /** The run length after `chunk` when keptCopy() would pass it through byte for byte; -1 when it would
+   *  drop a byte or hold back a trailing ESC. Same rules as keptCopy(), without writing anything. */
+  private runIfUnchanged(chunk: Uint8Array): number {
+    if (this.escPending) return -1;
+    let run = this.run;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === SLIP_END) run = 0;
+      else if (byte === SLIP_ESC) {
+        if (i + 1 === chunk.length || chunk[i + 1] === SLIP_END || run + 2 > this.limit) return -1;
+        run += 2;
+        i++;
+      } else if (run < this.limit) run++;
+      else return -1;
+    }
+    return run;
+  }
+
+  /** The bytes of `chunk` that are kept, copied; for the chunks that lose or hold back a byte. */
+  private keptCopy(chunk: Uint8Array): Buffer {
     const kept = Buffer.allocUnsafe(chunk.length + 1);
     let n = 0;
     for (let i = 0; i < chunk.length; i++) {

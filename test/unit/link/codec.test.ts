@@ -184,3 +184,36 @@ describe('frame limits', () => {
     expect(all.subarray(100)).toEqual(Buffer.from([0xc0, 0x42]));
   });
 });
+
+describe('length guard fast path', () => {
+  /** One guard takes chunks through guardChunk (fast path where it can), the other through the full
+   *  copying path only: outputs, drop counts and carried state must agree byte for byte. */
+  it('passes an untouched chunk through as the same Buffer and matches the copying path on any chunking', async () => {
+    const { default: fc } = await import('fast-check');
+    const plain = Buffer.from([0xc0, 1, 2, 0xdb, 0xdc, 3, 0xc0]);
+    expect(new PacketLengthGuard().guardChunk(plain)).toBe(plain);
+
+    const byte = fc.oneof(fc.constantFrom(0xc0, 0xdb, 0xdc, 0xdd), fc.integer({ min: 0, max: 255 }));
+    fc.assert(
+      fc.property(fc.array(fc.array(byte, { maxLength: 24 }), { maxLength: 12 }), fc.integer({ min: 2, max: 12 }), (chunks, limit) => {
+        const guard = new PacketLengthGuard(limit);
+        const reference = new PacketLengthGuard(limit);
+        const filter = (reference as unknown as { keptCopy(c: Uint8Array): Buffer }).keptCopy.bind(reference);
+        const got: Buffer[] = [];
+        const want: Buffer[] = [];
+        for (const c of chunks) {
+          got.push(Buffer.from(guard.guardChunk(Uint8Array.from(c))));
+          want.push(filter(Uint8Array.from(c)));
+        }
+        expect(Buffer.concat(got)).toEqual(Buffer.concat(want));
+        expect(guard.dropped).toBe(reference.dropped);
+        const state = (g: PacketLengthGuard) => {
+          const { run, escPending } = g as unknown as { run: number; escPending: boolean };
+          return { run, escPending };
+        };
+        expect(state(guard)).toEqual(state(reference));
+      }),
+      { seed: 0x5e1f, numRuns: 3000 },
+    );
+  });
+});

@@ -847,7 +847,7 @@ size_t vg_rx(const uint8_t *src, size_t n, size_t *used, uint8_t *out)
     slip_result_t r = slip_dec_feed(&rx, src, n, used);
     switch (r) {
     case SLIP_FRAME:
-        return dispatch(rx.buf, rx.frame_len, out);
+        return dispatch(rx.frame, rx.frame_len, out);
     case SLIP_CRC_ERROR:
         stats.rx_crc_errors++;
         return 0;

@@ -24,11 +24,11 @@ bool decode_frame(const uint8_t *enc, size_t n, frame_t *f)
     slip_result_t r = slip_dec_feed(&d, enc, n, &used);
     if (r != SLIP_FRAME || used != n)
         return false;
-    f->version = d.buf[0];
-    f->type = d.buf[1];
-    f->seq = rd16(d.buf + 2);
+    f->version = d.frame[0];
+    f->type = d.frame[1];
+    f->seq = rd16(d.frame + 2);
     f->len = d.frame_len - VG_MIN_FRAME;
-    memcpy(f->p, d.buf + 4, f->len);
+    memcpy(f->p, d.frame + 4, f->len);
     return true;
 }
 

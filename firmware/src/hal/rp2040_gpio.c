@@ -56,10 +56,12 @@ static uint32_t int_nibbles(uint32_t lines, unsigned r)
 void hal_lines_off(uint32_t lines)
 {
     uint32_t nib[IO_BANK0_NUM_INT_REGS];
+#pragma GCC unroll 4
     for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++)
         nib[r] = int_nibbles(lines, r);
     uint32_t s = hal_irq_save();
     /* Detection off first, so nothing below is reported. */
+#pragma GCC unroll 4
     for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
         uint32_t m = nib[r];
         if (!m)
@@ -72,12 +74,23 @@ void hal_lines_off(uint32_t lines)
     /* Release the drivers, then the level, so an output never glitches to a stale level. */
     MMIO32(SIO_GPIO_OE_CLR) = lines;
     MMIO32(SIO_GPIO_OUT_CLR) = lines;
+    /* Pads in line order, unrolled: per line a shift that moves its bit into the sign flag, a branch and
+     * the store at a constant offset from one base register (an APB store is 5 cycles in rp2040js,
+     * the test 2-3); a whole group of 8 lines with none left is skipped at once. The empty asm keeps the
+     * base and the value in registers, where GCC would otherwise load each pad's address and the
+     * value from the literal pool. */
     volatile uint32_t *pad = &MMIO32(PADS_BANK0_GPIO(0));
-    for (uint32_t m = lines; m; m >>= 1, pad++) {
-        if (m & 1u)
-            *pad = PADS_BANK0_GPIO_RESET;
+    uint32_t v = PADS_BANK0_GPIO_RESET;
+    __asm__("" : "+l"(pad), "+l"(v));
+#pragma GCC unroll 30
+    for (unsigned i = 0; i < IO_BANK0_NUM_GPIOS; i++) {
+        if (i % 8u == 0 && !(lines >> i))
+            break;
+        if (lines & (1u << i))
+            pad[i] = v;
     }
     /* W1C what the pad writes latched (rp2040js latches a spurious edge on each). */
+#pragma GCC unroll 4
     for (unsigned r = 0; r < IO_BANK0_NUM_INT_REGS; r++) {
         uint32_t m = nib[r] & IO_BANK0_INT_ALL(IO_BANK0_INT_EDGES);
         if (m)

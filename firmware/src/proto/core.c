@@ -33,6 +33,9 @@ typedef struct {
 } line_t;
 
 static line_t L[VG_NUM_LINES];
+/* A line's state after RESET and at boot: OFF with pull-down, nothing enabled (what L[n] stands for
+ * while the line is not touched, see m_touched). */
+static const line_t line_reset_state = { .dir = VG_DIR_OFF, .bias = VG_BIAS_PULL_DOWN };
 static uint16_t line_seq[VG_NUM_LINES];    /* last line_seq used (next edge carries +1) */
 
 /* Per-line bit masks (bit n = line n). */
@@ -44,7 +47,12 @@ static volatile uint32_t m_debounce;    /* INPUT lines with edge detection and d
 static uint32_t m_db_stable;        /* debounced level last accepted */
 static uint32_t m_db_raw;           /* raw level after the last edge */
 static uint32_t m_level_armed;
-static uint32_t m_touched;          /* lines line_apply() changed since the last reset_all() */
+/* Lines line_apply() changed since the last reset_all(). Only they can differ from the RESET state, and
+ * only their L[] entry and line_seq are current: reset_all() does not rewrite the others' (which are
+ * either untouched since boot or left over from before the reset), whoever reads a line's
+ * configuration asks line_touched() first, and line_apply() starts a line's state afresh on its
+ * first change after a reset (see reset_all). */
+static uint32_t m_touched;
 static volatile uint32_t m_level_pending;  /* LEVEL event waiting to be sent */
 static uint32_t m_level_values;
 static volatile uint32_t m_pulse_running;
@@ -83,6 +91,9 @@ static uint32_t reboot_led, reboot_disable;
 /* ---- helpers ------------------------------------------------------------------------------------------- */
 
 static inline unsigned lowest_line(uint32_t mask) { return (unsigned)__builtin_ctz(mask); }
+
+/* Whether L[n] and line_seq[n] are current; if not, the line is in the RESET state (m_touched). */
+static inline bool line_touched(unsigned n) { return (m_touched >> n) & 1u; }
 
 static unsigned pulls_for(unsigned bias)
 {
@@ -147,7 +158,13 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
     line_t *l = &L[n];
     uint32_t s = hal_irq_save();
     bool was_pulsing = (m_pulse_running & b) != 0;
-    m_touched |= b;
+    if (!(m_touched & b)) {
+        /* First change since RESET (or boot): what reset_all() left to be done for this line. The
+         * configuration fields are all written below. */
+        m_touched |= b;
+        line_seq[n] = 0;
+        l->irq_en = 0;
+    }
 
     m_pulse_running &= ~b;
     dl_cancel(n);
@@ -236,27 +253,16 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
  * line_apply() calls cost ~10,000 cycles against the 2,000-cycle request budget (firmware/README.md).
  * Only lines line_apply() touched since the last reset can differ from that state (every other path
  * that changes a line's hardware or state, levels, pulses and edges, needs it configured first), so only
- * they are reset; vg_init() marks every line touched. Running pulses end silently (no PULSE_DONE). */
+ * they are reset; vg_init() marks every line touched. Their per-line state (L[], line_seq) is reset
+ * lazily, by clearing m_touched: line_touched() readers see the RESET state, and line_apply() starts
+ * the line afresh when it next changes it. That keeps RESET's cost independent of the number of
+ * configured lines in software (~20 cycles per line otherwise). Running pulses end silently (no
+ * PULSE_DONE). */
 static void reset_all(void)
 {
     uint32_t s = hal_irq_save();
-    uint32_t touched = m_touched & VG_USABLE_MASK;
+    hal_lines_off(m_touched & VG_USABLE_MASK);
     m_touched = 0;
-    hal_lines_off(touched);
-    line_t *l = L;
-    uint16_t *seq = line_seq;
-    for (uint32_t m = touched; m; m >>= 1, l++, seq++) {
-        if (!(m & 1u))
-            continue;
-        l->irq_en = 0;
-        l->dir = VG_DIR_OFF;
-        l->bias = VG_BIAS_PULL_DOWN;
-        l->drive = 0;
-        l->edge = 0;
-        l->level = 0;
-        l->debounce_us = 0;
-        *seq = 0;
-    }
     m_output &= ~VG_USABLE_MASK;
     m_od &= ~VG_USABLE_MASK;
     m_os &= ~VG_USABLE_MASK;
@@ -445,7 +451,7 @@ static void failsafe_trip(uint64_t now, uint64_t silence_us)
         uint32_t b = 1u << n;
         if (!(safe & b))
             continue;
-        cfg_t c = { VG_DIR_OFF, 0, L[n].bias, 0, 0, 0, 0 };
+        cfg_t c = { VG_DIR_OFF, 0, line_touched(n) ? L[n].bias : VG_BIAS_PULL_DOWN, 0, 0, 0, 0 };
         if (fs_drive_mask & b) {
             c.dir = VG_DIR_OUTPUT;
             c.value = (fs_drive_values & b) ? 1u : 0u;
@@ -714,7 +720,8 @@ static size_t req_get_line_config(const uint8_t *p)
     uint32_t b = 1u << n;
     if (VG_RESERVED_MASK & b)
         return err(VG_RESERVED_LINE, n);
-    const line_t *l = &L[n];
+    bool touched = line_touched(n);
+    const line_t *l = touched ? &L[n] : &line_reset_state;
     uint8_t *o = scratch + 1;
     uint32_t s = hal_irq_save();
     scratch[0] = VG_OK;
@@ -729,7 +736,7 @@ static size_t req_get_line_config(const uint8_t *p)
     wr32(o + 12, l->debounce_us);
     o[16] = (uint8_t)((hal_gpio_in() >> n) & 1u);
     o[17] = (uint8_t)(((m_pulse_running & b) ? 1u : 0u) | ((m_level_armed & b) ? 2u : 0u));
-    wr16(o + 18, (uint16_t)(line_seq[n] + 1u));
+    wr16(o + 18, (uint16_t)((touched ? line_seq[n] : 0u) + 1u));
     hal_irq_restore(s);
     return 21;
 }
@@ -741,7 +748,7 @@ static size_t req_level_rearm(const uint8_t *p)
     if ((st = check_mask(mask, &detail)) != VG_OK)
         return err(st, detail);
     for (uint32_t m = mask, n = 0; m; m >>= 1, n++) {
-        if ((m & 1u) && L[n].level == VG_LEVEL_NONE)
+        if ((m & 1u) && (!line_touched(n) || L[n].level == VG_LEVEL_NONE))
             return err(VG_BAD_REQUEST, n);
     }
     uint64_t now = hal_time_us();
@@ -963,14 +970,12 @@ void vg_init(const uint8_t serial[8])
     dl_hw = UINT64_MAX;
     dl_active = 0;
     for (unsigned n = 0; n < VG_NUM_LINES; n++) {
-        L[n].bias = VG_BIAS_PULL_DOWN;
-        L[n].irq_en = 0;
+        L[n] = line_reset_state;
+        line_seq[n] = 0;
     }
     m_output = m_od = m_os = m_value = 0;
     m_rise = m_fall = m_debounce = 0;
     fs_last_rx = hal_time_us();
     m_touched = VG_LINES_MASK;
-    for (unsigned n = 0; n < VG_NUM_LINES; n++)
-        line_seq[n] = 0;
     reset_all();
 }

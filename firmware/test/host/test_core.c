@@ -492,12 +492,45 @@ static void test_reset(void)
     frame_t g = get_line_config(2);
     CHECK_EQ(rd16(g.p + 19), 1);            /* line_seq restarts */
     CHECK_EQ(rd32(g.p + 13), 0);
+    /* Every configured line reads back as OFF with pull-down (the core resets per-line state lazily:
+     * these lines' old settings are still in its tables). */
+    for (unsigned n = 0; n < 4; n++) {
+        g = get_line_config(n);
+        CHECK_EQ(st(&g), VG_OK);
+        CHECK_EQ(g.p[5], VG_DIR_OFF);
+        CHECK_EQ(g.p[6], 0);
+        CHECK_EQ(g.p[7], VG_BIAS_PULL_DOWN);
+        CHECK_EQ(g.p[8], 0);
+        CHECK_EQ(g.p[9], 0);
+        CHECK_EQ(g.p[10], 0);
+        CHECK_EQ(rd32(g.p + 13), 0);
+        CHECK_EQ(g.p[18], 0);
+        CHECK_EQ(rd16(g.p + 19), 1);
+    }
+    ERR(level_rearm(0x8), VG_BAD_REQUEST, 3);   /* level detection is gone with the reset */
+    /* A failsafe releasing a line that had a pull-up before the reset leaves it pulled down. */
+    OK(failsafe(50, 0, 0, 0x1));
+    fake_advance(100000);
+    vg_poll();
+    CHECK(dev_event(&e));
+    CHECK_EQ(e.type, VG_T_FAILSAFE_TRIPPED);
+    CHECK_EQ(fk.pad_pulls[0], HAL_PULL_DOWN);
+    g = get_line_config(0);
+    CHECK_EQ(g.p[7], VG_BIAS_PULL_DOWN);
     /* event seq kept: the next event frame continues the numbering */
+    uint16_t next_seq = (uint16_t)(e.seq + 1u);
     OK(line_config(0x4, VG_DIR_INPUT, 0, VG_BIAS_NONE, 0, VG_EDGE_BOTH, 0, 0));
     fake_drive(2, 1);
     CHECK(dev_event(&e));
-    CHECK_EQ(e.seq, 0);                     /* the first event frame since boot */
+    CHECK_EQ(e.seq, next_seq);
     CHECK_EQ(e.p[8 + 2], 1);                /* line_seq 1 */
+    /* A second RESET with nothing configured since touches only what was configured in between. */
+    unsigned calls = fk.lines_off_calls;
+    OK(simple(VG_T_RESET));
+    CHECK_EQ(fk.lines_off_calls, calls + 1);
+    g = get_line_config(2);
+    CHECK_EQ(g.p[9], 0);
+    CHECK_EQ(rd16(g.p + 19), 1);
 }
 
 static void test_get_line_config_paths(void)

@@ -12,27 +12,38 @@ export class EmulatorTimeoutError extends Error {
   override name = 'EmulatorTimeoutError';
 }
 
+export interface EmulatedRp2040Options extends LoadOptions {
+  /** Keep every received byte for read() (default true). A long-running user that takes its data with
+   *  onData() must say false: nothing would ever read the buffer, so it would grow with every reply. */
+  keepReceived?: boolean;
+}
+
 export class EmulatedRp2040 {
   readonly loop: RunLoop;
   readonly usb: UsbHost;
   private rx: Uint8Array[] = [];
   private rxLength = 0;
 
-  constructor(readonly mcu: RP2040) {
+  private readonly keepReceived: boolean;
+
+  constructor(readonly mcu: RP2040, options: Pick<EmulatedRp2040Options, 'keepReceived'> = {}) {
     this.loop = new RunLoop(mcu);
     this.usb = new UsbHost(mcu);
-    this.usb.onData((d) => {
-      this.rx.push(d);
-      this.rxLength += d.length;
-    });
+    this.keepReceived = options.keepReceived ?? true;
+    if (this.keepReceived) {
+      this.usb.onData((d) => {
+        this.rx.push(d);
+        this.rxLength += d.length;
+      });
+    }
   }
 
-  static fromImage(image: Uint8Array, options?: LoadOptions): EmulatedRp2040 {
-    return new EmulatedRp2040(loadImage(image, options));
+  static fromImage(image: Uint8Array, options: EmulatedRp2040Options = {}): EmulatedRp2040 {
+    return new EmulatedRp2040(loadImage(image, options), options);
   }
 
-  static fromFile(path: string, options?: LoadOptions): EmulatedRp2040 {
-    return new EmulatedRp2040(loadImageFile(path, options));
+  static fromFile(path: string, options: EmulatedRp2040Options = {}): EmulatedRp2040 {
+    return new EmulatedRp2040(loadImageFile(path, options), options);
   }
 
   get gpio(): GPIOPin[] {
@@ -76,13 +87,14 @@ export class EmulatedRp2040 {
     this.usb.onData(cb);
   }
 
-  /** Bytes received and not yet read(). */
+  /** Bytes received and not yet read() (always 0 with keepReceived: false). */
   get available(): number {
     return this.rxLength;
   }
 
   /** Run until `n` bytes have arrived and return exactly those (the rest stays buffered). */
   read(n: number, limitNanos = 50e6): Uint8Array {
+    if (!this.keepReceived) throw new Error('read(): this emulator was created with keepReceived: false; take received data with onData()');
     this.runUntil(() => this.rxLength >= n, limitNanos, `${n} received bytes (have ${this.rxLength})`);
     const all = Buffer.concat(this.rx);
     const out = Uint8Array.from(all.subarray(0, n));

@@ -51,6 +51,9 @@ export interface EmulatorStatus {
   /** Nets found shorted (drivers disagreeing) since boot. */
   contentions: number;
   usb: { outPackets: number; outBytes: number; inPackets: number; inBytes: number; inZlps: number; outArms: number };
+  /** Received bytes the emulated chip's host side still holds (kept for read(); 0 in the worker, which
+   *  forwards everything as it arrives). */
+  heldReceivedBytes: number;
   paused: boolean;
 }
 

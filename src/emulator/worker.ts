@@ -23,7 +23,8 @@ const port = parentPort;
 const init = workerData as WorkerInit;
 const post = (msg: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
-const emu = EmulatedRp2040.fromFile(init.image);
+// The worker forwards received bytes as they arrive (onData below) and never read()s them back.
+const emu = EmulatedRp2040.fromFile(init.image, { keepReceived: false });
 const cyclesByException = new Float64Array(48);
 emu.loop.cyclesByException = cyclesByException;
 const pins = new PinModel(emu.mcu, { wires: init.wires });
@@ -172,6 +173,7 @@ function status(): EmulatorStatus {
     levels: Array.from(pins.levels) as Level[],
     contentions: pins.contentions,
     usb: { ...emu.usb.stats },
+    heldReceivedBytes: emu.available,
     paused,
   };
 }

@@ -127,6 +127,16 @@ describe('the emulated board (firmware/dist/vgpio.bin, loopback jig)', () => {
     expect(b.contentions).toBe(0);
   });
 
+  it('the worker holds no received bytes after a stream of requests (they are forwarded, not kept)', async () => {
+    // Regression: the worker's chip model also kept every reply packet for a read() nobody calls, about
+    // 200 bytes per request for the life of `vgpio serve --board emulator`.
+    const before = await eb.emulator.status();
+    for (let i = 0; i < 50; i++) await eb.board.ping(Buffer.alloc(100, i));
+    const after = await eb.emulator.status();
+    expect(after.usb.inBytes - before.usb.inBytes).toBeGreaterThan(50 * 100);
+    expect(after.heldReceivedBytes).toBe(0);
+  });
+
   it('pause() stops simulated time, resume() continues without a jump', async () => {
     const t0 = await eb.emulator.pause();
     await sleep(50);

@@ -54,3 +54,28 @@ describe('emulated flash', () => {
     expect(() => parseUf2(uf2Block(FLASH_BASE + FLASH_SIZE - 128))).toThrow(/address 0x101fff80 outside the emulated Pico's 2 MiB flash/);
   });
 });
+
+describe('received data', () => {
+  it('is kept for read() by default, and not at all with keepReceived: false', async () => {
+    const { EmulatedRp2040 } = await import('../../../src/emulator/emulated-mcu.js');
+    const { encodeFrame } = await import('../../../src/link/frame.js');
+    const { slipEncodeFrame } = await import('../../../src/link/slip.js');
+    const { encodeRequest, RequestType } = await import('../../../src/link/protocol.js');
+    const ping = slipEncodeFrame(encodeFrame(RequestType.PING, 1, encodeRequest('PING', { data: Buffer.alloc(40, 7) })));
+    for (const keepReceived of [true, false]) {
+      const emu = EmulatedRp2040.fromImage(image, { keepReceived });
+      emu.start();
+      let seen = 0;
+      emu.onData((d) => (seen += d.length));
+      emu.write(ping);
+      emu.runUntil(() => seen >= 2 + 8 + 1 + 8 + 40, 20e6, 'the PING reply');
+      if (keepReceived) {
+        expect(emu.available).toBe(seen);
+        expect(emu.read(seen)).toHaveLength(seen);
+      } else {
+        expect(emu.available).toBe(0);
+        expect(() => emu.read(1)).toThrow(/keepReceived: false; take received data with onData/);
+      }
+    }
+  });
+});

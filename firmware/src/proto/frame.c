@@ -13,10 +13,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "word-wise CRC and esc
 static inline uint32_t crc_word(const uint32_t *t, uint32_t crc, uint32_t w)
 {
     crc ^= w;
-    crc = t[(uint8_t)crc] ^ (crc >> 8);         /* (uint8_t): one uxtb, not a mask in a register */
-    crc = t[(uint8_t)crc] ^ (crc >> 8);
-    crc = t[(uint8_t)crc] ^ (crc >> 8);
-    crc = t[(uint8_t)crc] ^ (crc >> 8);
+    crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+    crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+    crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+    crc = crc32c_lookup(t, crc) ^ (crc >> 8);
     return crc;
 }
 
@@ -71,7 +71,7 @@ size_t frame_encode(uint8_t *dst, uint8_t type, uint16_t seq, const uint8_t *pay
     /* Bytes up to the first word boundary of the payload (none for the core's aligned scratch). */
     while (s < end && ((uintptr_t)s & 3u)) {
         uint32_t b = *s++;
-        crc = t[(crc ^ b) & 0xffu] ^ (crc >> 8);
+        crc = crc32c_lookup(t, crc ^ b) ^ (crc >> 8);
         p = esc_byte(p, b);
     }
     const uint32_t *w = __builtin_assume_aligned(s, 4);
@@ -83,7 +83,7 @@ size_t frame_encode(uint8_t *dst, uint8_t type, uint16_t seq, const uint8_t *pay
     }
     for (s = (const uint8_t *)w; s < end; s++) {
         uint32_t b = *s;
-        crc = t[(crc ^ b) & 0xffu] ^ (crc >> 8);
+        crc = crc32c_lookup(t, crc ^ b) ^ (crc >> 8);
         p = esc_byte(p, b);
     }
     p = esc_word(p, crc ^ CRC32C_XOROUT);       /* le32 CRC */

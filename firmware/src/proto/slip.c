@@ -41,7 +41,7 @@ static __attribute__((noinline)) slip_result_t feed_general(slip_dec_t *d, const
                     break;
                 s++;
                 *dst++ = (uint8_t)c;
-                crc = t[(crc ^ c) & 0xffu] ^ (crc >> 8);
+                crc = crc32c_lookup(t, crc ^ c) ^ (crc >> 8);
             }
             len = (unsigned)(dst - d->buf);
             if (s == end)
@@ -89,7 +89,7 @@ static __attribute__((noinline)) slip_result_t feed_general(slip_dec_t *d, const
             continue;
         }
         d->buf[len++] = (uint8_t)b;
-        crc = t[(crc ^ b) & 0xffu] ^ (crc >> 8);
+        crc = crc32c_lookup(t, crc ^ b) ^ (crc >> 8);
     }
     d->crc = crc;
     d->len = (uint16_t)len;
@@ -139,15 +139,15 @@ static __attribute__((noinline)) slip_result_t feed_copy(slip_dec_t *d, const ui
             break;
         if (__builtin_expect(c1 - SLIP_END <= SLIP_ESC - SLIP_END, 0) && (c1 == SLIP_END || c1 == SLIP_ESC)) {
             dst[0] = (uint8_t)c0;
-            crc = t[(uint8_t)(crc ^ c0)] ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc ^ c0) ^ (crc >> 8);
             s++;
             dst++;
             break;
         }
         dst[0] = (uint8_t)c0;
         dst[1] = (uint8_t)c1;
-        crc = t[(uint8_t)(crc ^ c0)] ^ (crc >> 8);
-        crc = t[(uint8_t)(crc ^ c1)] ^ (crc >> 8);
+        crc = crc32c_lookup(t, crc ^ c0) ^ (crc >> 8);
+        crc = crc32c_lookup(t, crc ^ c1) ^ (crc >> 8);
         s += 2;
         dst += 2;
     }
@@ -155,7 +155,7 @@ static __attribute__((noinline)) slip_result_t feed_copy(slip_dec_t *d, const ui
         uint32_t c = *s;
         if (c != SLIP_END && c != SLIP_ESC) {
             *dst++ = (uint8_t)c;
-            crc = t[(uint8_t)(crc ^ c)] ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc ^ c) ^ (crc >> 8);
             s++;
         }
     }
@@ -180,13 +180,6 @@ static __attribute__((noinline)) slip_result_t feed_copy(slip_dec_t *d, const ui
     return r;
 }
 
-/* t[x & 0xff] with the byte offset computed as (x << 24) >> 22: two shifts, where GCC's Thumb-1 code for
- * t[(uint8_t)x] is a constant 0xff in a register, a move, an AND and a shift. */
-static inline uint32_t crc_tab(const uint32_t *t, uint32_t x)
-{
-    return *(const uint32_t *)(const void *)((const uint8_t *)t + ((x << 24) >> 22));
-}
-
 /* Bit 7 of each byte of w & (w << 1) is set for a byte with bits 7 and 6 both set (0xC0..0xFF), which
  * both SLIP specials 0xC0 and 0xDB are. */
 #define SPECIAL_CANDIDATES 0x80808080u
@@ -199,7 +192,6 @@ static inline uint32_t crc_tab(const uint32_t *t, uint32_t x)
  * themselves. */
 static __attribute__((noinline)) uint64_t crc_scan(const uint8_t *s, const uint8_t *stop)
 {
-    const uint8_t *s0 = s;
     const uint32_t *t = crc32c_table;
     uint32_t crc = CRC32C_INIT;
     size_t k = (size_t)(-(uintptr_t)s & 3u);
@@ -210,25 +202,25 @@ static __attribute__((noinline)) uint64_t crc_scan(const uint8_t *s, const uint8
             uint32_t c = *s;
             if (__builtin_expect(c >= SLIP_END, 0) && (c == SLIP_END || c == SLIP_ESC))
                 goto out;
-            crc = crc_tab(t, crc ^ c) ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc ^ c) ^ (crc >> 8);
         }
-        for (const uint8_t *wend = s + (size_t)(stop - s) / 4u * 4u; s != wend; s += 4) {
+        for (const uint8_t *wend = s + ((size_t)(stop - s) >> 2 << 2); s != wend; s += 4) {
             uint32_t v;
             __builtin_memcpy(&v, __builtin_assume_aligned(s, 4), 4);
             if (v & (v << 1) & SPECIAL_CANDIDATES)
                 break;
             crc ^= v;
-            crc = crc_tab(t, crc) ^ (crc >> 8);
-            crc = crc_tab(t, crc) ^ (crc >> 8);
-            crc = crc_tab(t, crc) ^ (crc >> 8);
-            crc = crc_tab(t, crc) ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc) ^ (crc >> 8);
+            crc = crc32c_lookup(t, crc) ^ (crc >> 8);
         }
         if (s == stop)
             break;
         k = 4;
     }
 out:
-    return (uint64_t)(size_t)(s - s0) << 32 | crc;
+    return (uint64_t)(size_t)(stop - s) << 32 | crc;
 }
 
 /* The usual input is a whole request in one call: leading ENDs, plain bytes, the closing END. Such a
@@ -252,7 +244,7 @@ slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t 
     const uint8_t *stop = (size_t)(end - s) > VG_MAX_FRAME ? s + VG_MAX_FRAME : end;
     uint64_t scan = crc_scan(s, stop);
     uint32_t crc = (uint32_t)scan;
-    s += (size_t)(scan >> 32);
+    s = stop - (size_t)(scan >> 32);
     unsigned len = (unsigned)(s - f);
     if (s < end && *s == SLIP_END && len >= VG_MIN_FRAME) {
         d->frame = f;

@@ -45,23 +45,31 @@ void hal_lines_off(uint32_t lines);
 /* TIMER, microseconds since boot (64-bit, lock-free, any context). */
 uint64_t hal_time_us(void);
 
-/* SIO. All reads and each write are single bus accesses, so atomic. */
-uint32_t hal_gpio_in(void);             /* pin levels (after the input buffer) */
-uint32_t hal_gpio_out(void);            /* output latch */
-uint32_t hal_gpio_oe(void);             /* output enables */
+/* SIO. All reads and each write are single bus accesses, so atomic.
+ *   hal_gpio_in()     pin levels (after the input buffer)
+ *   hal_gpio_out()    output latch
+ *   hal_gpio_oe()     output enables
+ *   hal_out_set/clr(mask), hal_oe_set/clr(mask)
+ *   hal_out_oe_xor(out_xor, oe_xor): output latch XOR, then output-enable XOR, back to back (two
+ *     consecutive SIO stores, 1 cycle apart): how SET_VALUES changes several lines at once.
+ * Pad control: hal_pad_config(line, pulls, input_enable, schmitt, output_disable), pulls = HAL_PULL_*.
+ *   Drive strength stays at the reset value (4 mA), slew slow.
+ * On the RP2040 these are single stores or loads, inline (hal/rp2040_gpio.h); elsewhere functions. */
+#if defined(__arm__) && !defined(VG_HAL_FAKE)
+#include "hal/rp2040_gpio.h"
+#else
+uint32_t hal_gpio_in(void);
+uint32_t hal_gpio_out(void);
+uint32_t hal_gpio_oe(void);
 void hal_out_set(uint32_t mask);
 void hal_out_clr(uint32_t mask);
 void hal_oe_set(uint32_t mask);
 void hal_oe_clr(uint32_t mask);
-/* Output latch XOR, then output-enable XOR, back to back (two consecutive SIO stores, 1 cycle apart):
- * how SET_VALUES changes several lines at once. */
 void hal_out_oe_xor(uint32_t out_xor, uint32_t oe_xor);
-
-/* Pad control: pulls (HAL_PULL_*), input enable, Schmitt trigger, output disable. Drive strength stays
- * at the reset value (4 mA), slew slow. */
 void hal_pad_config(unsigned line, unsigned pulls, bool input_enable, bool schmitt, bool output_disable);
+#endif
 
-/* Set the line's interrupt enables (HAL_IRQ_* bits) for proc0. With discard_edges, latched EDGE_LOW and
+/* Set the line's interrupt enables (HAL_IRQ_* bits, nothing else) for proc0. With discard_edges, latched EDGE_LOW and
  * EDGE_HIGH of the line are cleared (W1C) before the new enables take effect, so only transitions after
  * this call are reported. */
 void hal_line_irq(unsigned line, unsigned enables, bool discard_edges);

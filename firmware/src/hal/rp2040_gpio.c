@@ -129,46 +129,25 @@ uint64_t hal_time_us(void)
     return timer_read_us();
 }
 
-uint32_t hal_gpio_in(void) { return MMIO32(SIO_GPIO_IN); }
-uint32_t hal_gpio_out(void) { return MMIO32(SIO_GPIO_OUT); }
-uint32_t hal_gpio_oe(void) { return MMIO32(SIO_GPIO_OE); }
-void hal_out_set(uint32_t mask) { MMIO32(SIO_GPIO_OUT_SET) = mask; }
-void hal_out_clr(uint32_t mask) { MMIO32(SIO_GPIO_OUT_CLR) = mask; }
-void hal_oe_set(uint32_t mask) { MMIO32(SIO_GPIO_OE_SET) = mask; }
-void hal_oe_clr(uint32_t mask) { MMIO32(SIO_GPIO_OE_CLR) = mask; }
-
-void hal_out_oe_xor(uint32_t out_xor, uint32_t oe_xor)
-{
-    /* Two SIO stores back to back: the base is computed once, so the compiler emits str; str. */
-    volatile uint32_t *sio = (volatile uint32_t *)SIO_BASE;
-    sio[(SIO_GPIO_OUT_XOR - SIO_BASE) / 4u] = out_xor;
-    sio[(SIO_GPIO_OE_XOR - SIO_BASE) / 4u] = oe_xor;
-}
-
-void hal_pad_config(unsigned line, unsigned pulls, bool input_enable, bool schmitt, bool output_disable)
-{
-    uint32_t v = PADS_BANK0_GPIO_DRIVE_4MA;
-    if (pulls & HAL_PULL_UP) v |= PADS_BANK0_GPIO_PUE;
-    if (pulls & HAL_PULL_DOWN) v |= PADS_BANK0_GPIO_PDE;
-    if (input_enable) v |= PADS_BANK0_GPIO_IE;
-    if (schmitt) v |= PADS_BANK0_GPIO_SCHMITT;
-    if (output_disable) v |= PADS_BANK0_GPIO_OD;
-    MMIO32(PADS_BANK0_GPIO(line)) = v;
-}
-
 void hal_line_irq(unsigned line, unsigned enables, bool discard_edges)
 {
     unsigned r = IO_BANK0_INT_REG(line);
     unsigned sh = IO_BANK0_INT_SHIFT(line);
+    /* INTR(r) and PROC0_INTE(r) through one pointer (they are 0x10 apart), and every operand computed
+     * before the critical section: GCC then needs no high registers (no extra saves) and one literal. */
+    volatile uint32_t *intr = &MMIO32(IO_BANK0_INTR(0)) + r;
+    uint32_t keep = ~((uint32_t)(IO_BANK0_INT_LEVELS | IO_BANK0_INT_EDGES) << sh);
+    uint32_t set = (uint32_t)enables << sh, reg_bit = 1u << r;
     uint32_t s = hal_irq_save();
     if (discard_edges)
-        MMIO32(IO_BANK0_INTR(r)) = IO_BANK0_INT_EDGES << sh;      /* W1C the latched edges */
-    inte[r] = (inte[r] & ~(0xfu << sh)) | ((uint32_t)(enables & 0xfu) << sh);
-    MMIO32(IO_BANK0_PROC0_INTE(r)) = inte[r];
-    if (inte[r])
-        inte_regs |= 1u << r;
+        intr[0] = IO_BANK0_INT_EDGES << sh;                         /* W1C the latched edges */
+    uint32_t v = (inte[r] & keep) | set;
+    inte[r] = v;
+    intr[(IO_BANK0_PROC0_INTE(0) - IO_BANK0_INTR(0)) / 4u] = v;
+    if (v)
+        inte_regs |= reg_bit;
     else
-        inte_regs &= ~(1u << r);
+        inte_regs &= ~reg_bit;
     hal_irq_restore(s);
 }
 

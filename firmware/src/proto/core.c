@@ -13,6 +13,8 @@
  */
 #include "proto/core.h"
 
+#include <stddef.h>
+
 #include "hal/hal.h"
 #include "proto/events.h"
 #include "proto/frame.h"
@@ -90,20 +92,37 @@ static uint32_t reboot_led, reboot_disable;
 
 /* ---- helpers ------------------------------------------------------------------------------------------- */
 
-static inline unsigned lowest_line(uint32_t mask) { return (unsigned)__builtin_ctz(mask); }
+/* Index of the lowest set bit (mask != 0). The M0+ has no CLZ/CTZ; -lgcc's __ctzsi2 is a call and ~25
+ * cycles. De Bruijn: the lowest bit times 0x077CB531 has a distinct top five bits for each of the 32
+ * positions, so one multiply (single cycle on the RP2040) and a table load find it. */
+static inline unsigned lowest_line(uint32_t mask)
+{
+    static const uint8_t debruijn_pos[32] = {
+        0, 1, 28, 2, 29, 14, 24, 3, 30, 22, 20, 15, 25, 17, 4, 8,
+        31, 27, 13, 23, 21, 19, 16, 7, 26, 12, 18, 6, 11, 5, 10, 9,
+    };
+    return debruijn_pos[((mask & -mask) * 0x077CB531u) >> 27];
+}
 
 /* Whether L[n] and line_seq[n] are current; if not, the line is in the RESET state (m_touched). */
 static inline bool line_touched(unsigned n) { return (m_touched >> n) & 1u; }
 
-static unsigned pulls_for(unsigned bias)
-{
-    switch (bias) {
-    case VG_BIAS_PULL_UP: return HAL_PULL_UP;
-    case VG_BIAS_PULL_DOWN: return HAL_PULL_DOWN;
-    case VG_BIAS_BUS_KEEPER: return HAL_PULL_UP | HAL_PULL_DOWN;
-    default: return 0;
-    }
-}
+/* HAL pulls of each VG_BIAS_*, and the interrupt enables of each VG_EDGE_* and VG_LEVEL_* (tables: a
+ * load instead of a chain of compares; the values were validated before). */
+static const uint8_t bias_pulls[4] = {
+    [VG_BIAS_NONE] = 0, [VG_BIAS_PULL_UP] = HAL_PULL_UP, [VG_BIAS_PULL_DOWN] = HAL_PULL_DOWN,
+    [VG_BIAS_BUS_KEEPER] = HAL_PULL_UP | HAL_PULL_DOWN,
+};
+static const uint8_t edge_irqs[4] = {
+    [VG_EDGE_NONE] = 0, [VG_EDGE_RISING] = HAL_IRQ_EDGE_HIGH, [VG_EDGE_FALLING] = HAL_IRQ_EDGE_LOW,
+    [VG_EDGE_BOTH] = HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW,
+};
+static const uint8_t level_irqs[3] = {
+    [VG_LEVEL_NONE] = 0, [VG_LEVEL_HIGH] = HAL_IRQ_LEVEL_HIGH, [VG_LEVEL_LOW] = HAL_IRQ_LEVEL_LOW,
+};
+
+/* mask with line bit b set if on, cleared if not */
+static inline uint32_t with_bit(uint32_t mask, uint32_t b, bool on) { return (mask & ~b) | (on ? b : 0u); }
 
 /* Deadline list; call with interrupts masked (or from the ISRs). */
 static void dl_set(unsigned slot, uint64_t t)
@@ -146,16 +165,26 @@ static unsigned line_logical_level(unsigned n)
 
 /* ---- line configuration (§3.4) --------------------------------------------------------------------------- */
 
+/* A LINE_CONFIG for one line. dir..edge are in the order of line_t's, so they are copied as one word. */
 typedef struct {
-    uint8_t dir, value, bias, drive, edge, level;
+    uint8_t dir, bias, drive, edge;
+    uint8_t level, value;
     uint32_t debounce_us;
 } cfg_t;
+_Static_assert(offsetof(line_t, bias) == offsetof(line_t, dir) + 1 && offsetof(line_t, drive) == offsetof(line_t, dir) + 2
+                   && offsetof(line_t, edge) == offsetof(line_t, dir) + 3 && offsetof(line_t, dir) % 4u == 0,
+               "line_t's dir, bias, drive, edge: one aligned word, as in cfg_t");
 
-/* Apply cfg to line n. Pulse outcome for a running pulse: 0xff = cancel silently (RESET). */
+/* Apply cfg to line n. Pulse outcome for a running pulse: 0xff = cancel silently (RESET). Interrupts
+ * stay masked for the whole function, so the line's interrupt enables are written once, at the end
+ * (off, or the new set with latched edges discarded): nothing in between is reported, as if detection
+ * had been switched off first. Each per-line mask is written once, with the line's new bit. */
 static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
 {
     uint32_t b = 1u << n;
     line_t *l = &L[n];
+    unsigned dir = c->dir;
+    unsigned pulls = bias_pulls[c->bias];
     uint32_t s = hal_irq_save();
     bool was_pulsing = (m_pulse_running & b) != 0;
     if (!(m_touched & b)) {
@@ -165,26 +194,17 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
         line_seq[n] = 0;
         l->irq_en = 0;
     }
-
     m_pulse_running &= ~b;
     dl_cancel(n);
-    /* Interrupts stay masked for the whole function, so the line's interrupt enables are written once,
-     * at the end (off, or the new set with latched edges discarded): nothing in between is reported,
-     * as if detection had been switched off first. */
     bool irq_was_on = l->irq_en != 0;
-    l->irq_en = 0;
-    m_level_armed &= ~b;
-    m_debounce &= ~b;
-    m_rise &= ~b;
-    m_fall &= ~b;
+    unsigned en = 0;
 
-    unsigned pulls = pulls_for(c->bias);
-    if (c->dir == VG_DIR_OUTPUT) {
-        unsigned v = c->value;
+    if (dir == VG_DIR_OUTPUT) {
+        unsigned v = c->value, drive = c->drive;
         uint32_t new_out, new_oe;
-        if (c->drive == VG_DRIVE_OPEN_DRAIN) {
+        if (drive == VG_DRIVE_OPEN_DRAIN) {
             new_out = 0; new_oe = v ? 0 : b;
-        } else if (c->drive == VG_DRIVE_OPEN_SOURCE) {
+        } else if (drive == VG_DRIVE_OPEN_SOURCE) {
             new_out = b; new_oe = v ? b : 0;
         } else {
             new_out = v ? b : 0; new_oe = b;
@@ -198,9 +218,13 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
         if (new_oe)
             hal_oe_set(b);
         m_output |= b;
-        m_od = c->drive == VG_DRIVE_OPEN_DRAIN ? (m_od | b) : (m_od & ~b);
-        m_os = c->drive == VG_DRIVE_OPEN_SOURCE ? (m_os | b) : (m_os & ~b);
-        m_value = v ? (m_value | b) : (m_value & ~b);
+        m_od = with_bit(m_od, b, drive == VG_DRIVE_OPEN_DRAIN);
+        m_os = with_bit(m_os, b, drive == VG_DRIVE_OPEN_SOURCE);
+        m_value = with_bit(m_value, b, v);
+        m_rise &= ~b;
+        m_fall &= ~b;
+        m_debounce &= ~b;
+        m_level_armed &= ~b;
     } else {
         hal_oe_clr(b);
         hal_out_clr(b);
@@ -209,34 +233,33 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
         m_od &= ~b;
         m_os &= ~b;
         m_value &= ~b;
-        if (c->dir == VG_DIR_INPUT) {
-            unsigned en = 0;
-            if (c->edge & VG_EDGE_RISING) { m_rise |= b; en |= HAL_IRQ_EDGE_HIGH; }
-            if (c->edge & VG_EDGE_FALLING) { m_fall |= b; en |= HAL_IRQ_EDGE_LOW; }
-            if (c->edge && c->debounce_us) {
+        unsigned edge = c->edge, level = c->level;
+        m_rise = with_bit(m_rise, b, edge & VG_EDGE_RISING);
+        m_fall = with_bit(m_fall, b, edge & VG_EDGE_FALLING);
+        m_level_armed = with_bit(m_level_armed, b, level != VG_LEVEL_NONE);
+        if (dir == VG_DIR_INPUT) {
+            en = edge_irqs[edge] | level_irqs[level];
+            if (edge && c->debounce_us) {
                 /* Debounce tracks the raw level through both edges. */
                 en |= HAL_IRQ_EDGE_HIGH | HAL_IRQ_EDGE_LOW;
                 uint32_t lvl = hal_gpio_in() & b;
                 m_db_stable = (m_db_stable & ~b) | lvl;
                 m_db_raw = (m_db_raw & ~b) | lvl;
                 m_debounce |= b;
+            } else {
+                m_debounce &= ~b;
             }
-            if (c->level == VG_LEVEL_HIGH) en |= HAL_IRQ_LEVEL_HIGH;
-            if (c->level == VG_LEVEL_LOW) en |= HAL_IRQ_LEVEL_LOW;
-            if (c->level)
-                m_level_armed |= b;
-            l->irq_en = (uint8_t)en;
             /* Discard edges latched before (and by the pad write above), then enable. */
             hal_line_irq(n, en, true);
             irq_was_on = false;
+        } else {
+            m_debounce &= ~b;
         }
     }
     if (irq_was_on)
         hal_line_irq(n, 0, false);
-    l->dir = c->dir;
-    l->bias = c->bias;
-    l->drive = c->drive;
-    l->edge = c->edge;
+    l->irq_en = (uint8_t)en;
+    __builtin_memcpy(&l->dir, &c->dir, 4);      /* dir, bias, drive, edge */
     l->level = c->level;
     l->debounce_us = c->debounce_us;
 
@@ -451,7 +474,7 @@ static void failsafe_trip(uint64_t now, uint64_t silence_us)
         uint32_t b = 1u << n;
         if (!(safe & b))
             continue;
-        cfg_t c = { VG_DIR_OFF, 0, line_touched(n) ? L[n].bias : VG_BIAS_PULL_DOWN, 0, 0, 0, 0 };
+        cfg_t c = { .dir = VG_DIR_OFF, .bias = line_touched(n) ? L[n].bias : VG_BIAS_PULL_DOWN };
         if (fs_drive_mask & b) {
             c.dir = VG_DIR_OUTPUT;
             c.value = (fs_drive_values & b) ? 1u : 0u;
@@ -582,7 +605,8 @@ static size_t req_get_stats(void)
 static size_t req_line_config(const uint8_t *p)
 {
     uint32_t lines = rd32(p);
-    cfg_t c = { p[4], p[5], p[6], p[7], p[8], p[9], rd32(p + 12) };
+    cfg_t c = { .dir = p[4], .value = p[5], .bias = p[6], .drive = p[7], .edge = p[8], .level = p[9],
+                .debounce_us = rd32(p + 12) };
     unsigned detail, st;
     if (!lines)
         return err(VG_BAD_REQUEST, VG_DETAIL_NONE);
@@ -595,14 +619,18 @@ static size_t req_line_config(const uint8_t *p)
         || (!out && (c.value || c.drive))
         || (!in && (c.edge || c.level || c.debounce_us)))
         return err(VG_BAD_REQUEST, VG_DETAIL_NONE);
-    for (unsigned n = 0; lines; n++, lines >>= 1) {
-        if (!(lines & 0xfu)) {                  /* skip idle lines four at a time */
-            lines >>= 3;
-            n += 3;
-            continue;
+    if (!(lines & (lines - 1u))) {
+        line_apply(lowest_line(lines), &c, VG_PULSE_CANCELLED_CONFIG);      /* one line: the usual case */
+    } else {
+        for (unsigned n = 0; lines; n++, lines >>= 1) {
+            if (!(lines & 0xfu)) {              /* skip idle lines four at a time */
+                lines >>= 3;
+                n += 3;
+                continue;
+            }
+            if (lines & 1u)
+                line_apply(n, &c, VG_PULSE_CANCELLED_CONFIG);
         }
-        if (lines & 1u)
-            line_apply(n, &c, VG_PULSE_CANCELLED_CONFIG);
     }
     scratch[0] = VG_OK;
     return 1;
@@ -790,10 +818,12 @@ static size_t dispatch(const uint8_t *f, size_t flen, uint8_t *out)
     const uint8_t *p = f + VG_HDR_LEN;
     size_t len = flen - VG_MIN_FRAME;
     size_t n;
-    uint64_t now = hal_time_us();
 
     stats.rx_frames++;
-    fs_last_rx = now;                       /* every good frame restarts the failsafe silence timer */
+    /* Every good frame restarts the failsafe silence timer. Only read while the failsafe is armed (the
+     * time is not used otherwise, and arming sets it): a 64-bit TIMER read is ~25 cycles. */
+    if (fs_armed)
+        fs_last_rx = hal_time_us();
 
     if (f[0] != VG_PROTOCOL_VERSION) {
         stats.rx_bad_version++;
@@ -831,7 +861,7 @@ static size_t dispatch(const uint8_t *f, size_t flen, uint8_t *out)
         case VG_T_SET_VALUES: n = req_set_values(p); break;
         case VG_T_GET_VALUES: n = req_get_values(p); break;
         case VG_T_PULSE: n = req_pulse(p); break;
-        case VG_T_FAILSAFE: n = req_failsafe(p, now); break;
+        case VG_T_FAILSAFE: n = req_failsafe(p, hal_time_us()); break;
         case VG_T_RESET: reset_all(); scratch[0] = VG_OK; n = 1; break;
         case VG_T_REBOOT_TO_BOOTLOADER:
             reboot_led = rd32(p);

@@ -8,7 +8,10 @@
 //   - every frame the firmware sends, decoded, with its timestamps (bigint fields) left out: they move
 //     with the firmware's own speed.
 // Two images with the same trace do the same register writes in the same order and send the same
-// replies and events. Usage:
+// replies and events. Where the script races the firmware against its own timers, a faster image may
+// legitimately interleave differently: a 10 us PULSE followed at once by another request (its PULSE_DONE
+// before or after that request's reply), or a pulse ending (alarm ISR) in the middle of a LINE_CONFIG's
+// writes. Such a diff is one line moved, nothing added or changed. Usage:
 //   node firmware/tools/regtrace.mjs [--elf PATH | --bin PATH] [--seed N] [--steps N] [--out FILE]
 //   diff <(node firmware/tools/regtrace.mjs --bin old.bin) <(node firmware/tools/regtrace.mjs)
 // Needs `npm run build` (dist/).

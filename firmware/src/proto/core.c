@@ -186,7 +186,6 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
     unsigned dir = c->dir;
     unsigned pulls = bias_pulls[c->bias];
     uint32_t s = hal_irq_save();
-    bool was_pulsing = (m_pulse_running & b) != 0;
     if (!(m_touched & b)) {
         /* First change since RESET (or boot): what reset_all() left to be done for this line. The
          * configuration fields are all written below. */
@@ -194,9 +193,7 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
         line_seq[n] = 0;
         l->irq_en = 0;
     }
-    m_pulse_running &= ~b;
     dl_cancel(n);
-    bool irq_was_on = l->irq_en != 0;
     unsigned en = 0;
 
     if (dir == VG_DIR_OUTPUT) {
@@ -251,22 +248,24 @@ static void line_apply(unsigned n, const cfg_t *c, unsigned pulse_outcome)
             }
             /* Discard edges latched before (and by the pad write above), then enable. */
             hal_line_irq(n, en, true);
-            irq_was_on = false;
         } else {
             m_debounce &= ~b;
         }
     }
-    if (irq_was_on)
+    if (dir != VG_DIR_INPUT && l->irq_en)
         hal_line_irq(n, 0, false);
     l->irq_en = (uint8_t)en;
     __builtin_memcpy(&l->dir, &c->dir, 4);      /* dir, bias, drive, edge */
     l->level = c->level;
     l->debounce_us = c->debounce_us;
-
-    if (was_pulsing && pulse_outcome != 0xffu) {
-        l->pulse_end = hal_time_us();
-        l->pulse_outcome = (uint8_t)pulse_outcome;
-        m_pulse_done |= b;
+    /* A running pulse ends (no ISR ran since the new levels were written: interrupts are masked). */
+    if (m_pulse_running & b) {
+        m_pulse_running &= ~b;
+        if (pulse_outcome != 0xffu) {
+            l->pulse_end = hal_time_us();
+            l->pulse_outcome = (uint8_t)pulse_outcome;
+            m_pulse_done |= b;
+        }
     }
     hal_irq_restore(s);
 }

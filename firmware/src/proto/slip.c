@@ -182,7 +182,7 @@ static __attribute__((noinline)) slip_result_t feed_copy(slip_dec_t *d, const ui
 
 /* Bit 7 of each byte of w & (w << 1) & ~(w << 2) is set for a byte whose top bits are 110 (0xC0..0xDF),
  * as both SLIP specials 0xC0 and 0xDB are: a cheap filter that lets 0xE0..0xFF through (all-ones line
- * masks, an eighth of the CRC bytes). */
+ * masks; a random byte, e.g. of a CRC, is flagged one time in eight). */
 #define SPECIAL_CANDIDATES 0x80808080u
 static inline uint32_t special_candidates(uint32_t w)
 {
@@ -199,11 +199,11 @@ static inline uint32_t special_candidates(uint32_t w)
 }
 
 /* CRC the bytes from s up to the first END or ESC, or up to stop; returns the CRC register in the low
- * half and the number of bytes taken in the high half (r0 and r1 on the M0+: nothing goes through
- * memory). Whole aligned words where it can (one load, one test for a byte >= 0xC0,
- * one XOR and four table steps), bytes one at a time up to a word boundary, through a word with a byte
- * >= 0xC0 (the END is in one) and at the tail. Out of line, so its loops have the registers to
- * themselves. */
+ * half and the number of bytes it stopped short of stop in the high half (r0 and r1 on the M0+: nothing
+ * goes through memory, and with no start pointer to keep the loops fit in r0-r7). Whole aligned words
+ * where it can (one load, the filter above, one XOR and four table steps: ~9 cycles per byte), bytes
+ * one at a time (~15) up to a word boundary, through a flagged word (the END is usually in one) and at
+ * the tail. Out of line, so its loops have the registers to themselves. */
 static __attribute__((noinline)) uint64_t crc_scan(const uint8_t *s, const uint8_t *stop)
 {
     const uint32_t *t = crc32c_table;
@@ -238,10 +238,9 @@ out:
 }
 
 /* The usual input is a whole request in one call: leading ENDs, plain bytes, the closing END. Such a
- * frame is its own decoding, so it is not copied: the bytes are only CRC'd, a source word at a time
- * where they can be (one aligned load, one test for a byte >= 0xC0, one XOR and four table steps), and
- * the frame is reported where it is, in src (~9 instead of ~18 cycles per byte on the M0+, see
- * firmware/README.md). Anything else (a frame started by an earlier call, an ESC, the input ending
+ * frame is its own decoding, so it is not copied: the bytes are only CRC'd (crc_scan, ~9-15 cycles per
+ * byte instead of the copying loop's ~18 on the M0+, see firmware/README.md), and the frame is reported
+ * where it is, in src. Anything else (a frame started by an earlier call, an ESC, the input ending
  * before the END, an oversize or short frame) goes to the copying decoder, which gets the bytes
  * scanned so far as if it had decoded them itself. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word-wise CRC takes the bytes in wire order");

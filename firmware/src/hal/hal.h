@@ -89,7 +89,7 @@ uint32_t hal_irq_save(void);
 void hal_irq_restore(uint32_t state);
 #endif
 
-/* ---- up-calls into the core (defined in src/proto/engine.c) --------------------------------------- */
+/* ---- up-calls into the core (defined in src/proto/core.c) --------------------------------------- */
 
 /* GPIO interrupt service for interrupt register `reg` (lines 8*reg .. 8*reg+7): `ints` = PROC0_INTS of
  * that register (4 bits per line; the edge bits in it have already been cleared in INTR), `gpio_in` =

@@ -102,7 +102,8 @@ class CliDaemon {
   async start() {
     const log = createWriteStream(join(work, 'vgpio-serve.log'));
     await new Promise((r) => log.once('open', r));
-    this.child = spawn(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--board', 'emulator', '--jig', 'loopback', '--socket', socketPath], {
+    // The bin itself, through its shebang and the Node flags on it, as systemd and a shell run it.
+    this.child = spawn(join(root, 'dist/cli/main.js'), ['serve', '--board', 'emulator', '--jig', 'loopback', '--socket', socketPath], {
       stdio: ['ignore', 'pipe', log],
     });
     this.exited = new Promise((r) => this.child.once('exit', r));

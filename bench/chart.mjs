@@ -32,9 +32,11 @@ export function renderSvg(result) {
       out.push(`<line x1="${L.x}" x2="${L.x + L.w}" y1="${y(d)}" y2="${y(d)}" stroke="#ddd"/>`);
       out.push(`<text x="${L.x - 6}" y="${y(d) + 4}" text-anchor="end">${fmt(d)}</text>`);
     }
+    // Drawn after the bars (below), haloed, so a tall bar never hides them.
+    const budgetLabels = [];
     for (const [v, label] of [[host.budgets.p50Us, 'p50 budget'], [host.budgets.p99Us, 'p99 budget']]) {
       out.push(`<line x1="${L.x}" x2="${L.x + L.w}" y1="${y(v)}" y2="${y(v)}" stroke="#000" stroke-dasharray="5,4"/>`);
-      out.push(`<text x="${L.x + L.w - 2}" y="${y(v) - 3}" text-anchor="end" font-size="10">${label} ${v} us</text>`);
+      budgetLabels.push(`<text x="${L.x + L.w - 2}" y="${y(v) - 3}" text-anchor="end" font-size="10" stroke="#fff" stroke-width="3" paint-order="stroke">${label} ${v} us</text>`);
     }
     const groups = host.sequential;
     const gw = L.w / groups.length;
@@ -51,6 +53,7 @@ export function renderSvg(result) {
     pcts.forEach(([k, color], i) => {
       out.push(`<rect x="${L.x + i * 70}" y="${L.y + L.h + 28}" width="10" height="10" fill="${color}"/><text x="${L.x + i * 70 + 14}" y="${L.y + L.h + 37}">${k === 'p999' ? 'p99.9' : k}</text>`);
     });
+    out.push(...budgetLabels);
     out.push(`<text x="${L.x}" y="${L.y + L.h + 58}" fill="#555" font-size="10">pipelined, ${host.pipelined.lines} lines: ${Math.round(host.pipelined.requestsPerSecond)} requests/s (budget ${host.budgets.pipelinedPerSecond})</text>`);
   } else out.push(`<text x="${L.x}" y="${L.y + 20}">host section not run</text>`);
 

@@ -29,11 +29,14 @@ export class GpioVirtqueues {
   /**
    * @param notify signals the driver for queue `index` (writes the call fd)
    * @param log plain-words log for what the guest did wrong
+   * @param ringError tells the frontend queue `index` stopped because its ring is corrupt (writes the
+   *   vring error fd, vhost-user SET_VRING_ERR)
    */
   constructor(
     private readonly device: VirtioGpioDevice,
     private readonly notify: (index: number) => void,
     private readonly log: (message: string) => void = () => {},
+    private readonly ringError: (index: number) => void = () => {},
   ) {}
 
   /** Installs (or with undefined, removes) a started ring; completions for a replaced ring are dropped. */
@@ -81,6 +84,12 @@ export class GpioVirtqueues {
       this.counters.brokenQueues++;
       this.queues[index] = undefined;
       this.log(`virtio-gpio: queue ${index} stopped: ${error.message}`);
+      try {
+        this.ringError(index);
+      } catch (signalError) {
+        // As for notifications: a frontend that has gone cannot be told, and that must not stop the daemon.
+        this.log(`virtio-gpio: telling the frontend that queue ${index} stopped failed (${(signalError as Error).message})`);
+      }
     }
   }
 

@@ -12,9 +12,11 @@ export class GpioVhostDevice implements VhostDevice {
   readonly queues: GpioVirtqueues;
   /** Set by the server: signals the frontend's call fd for a queue. */
   notifier: (index: number) => void = () => {};
+  /** Set by the server: signals the frontend's vring error fd for a queue. */
+  errorNotifier: (index: number) => void = () => {};
 
   constructor(readonly gpio: VirtioGpioDevice, private readonly log: (message: string) => void = () => {}) {
-    this.queues = new GpioVirtqueues(gpio, (index) => this.notifier(index), log);
+    this.queues = new GpioVirtqueues(gpio, (index) => this.notifier(index), log, (index) => this.errorNotifier(index));
   }
 
   config(): Buffer {

@@ -85,12 +85,14 @@ export interface BackendCounters {
   errors: number;
   kicks: number;
   calls: number;
+  /** Vring error fds written: a ring the device stopped using because it is corrupt. */
+  ringErrors: number;
 }
 
 export type Reply = Buffer | undefined;
 
 export class VhostUserBackend {
-  readonly counters: BackendCounters = { messages: 0, errors: 0, kicks: 0, calls: 0 };
+  readonly counters: BackendCounters = { messages: 0, errors: 0, kicks: 0, calls: 0, ringErrors: 0 };
   features = 0n;
   protocolFeatures = 0n;
   private featuresSet = false;
@@ -355,6 +357,15 @@ export class VhostUserBackend {
     const fd = this.vrings[index]?.callFd;
     if (fd === undefined || this.closed) return;
     this.counters.calls++;
+    this.os.signal(fd);
+  }
+
+  /** The device stopped using ring `index` (it is corrupt): tells the frontend through the ring's error
+   *  fd, if it gave one (SET_VRING_ERR; QEMU reports "vhost vring error in virtqueue N"). */
+  notifyError(index: number): void {
+    const fd = this.vrings[index]?.errFd;
+    if (fd === undefined || this.closed) return;
+    this.counters.ringErrors++;
     this.os.signal(fd);
   }
 

@@ -31,7 +31,7 @@ export interface VhostServerOptions {
   /** Group id to give the socket (with a mode such as 0o660 to let that group connect). */
   gid?: number;
   /** The device all connections are served by (reset between connections). */
-  device: VhostDevice & { notifier: (index: number) => void };
+  device: VhostDevice & { notifier: (index: number) => void; errorNotifier?: (index: number) => void };
   os?: HostOs;
   log?: (message: string) => void;
 }
@@ -197,6 +197,7 @@ export class VhostUserServer extends EventEmitter<ServerEvents> {
     const { device } = this.options;
     const backend = new VhostUserBackend(device, this.os, this.log);
     device.notifier = (index) => backend.notify(index);
+    device.errorNotifier = (index) => backend.notifyError(index);
     const connection = new Connection(fd, backend, this.os, (reason) => {
       this.log(`vhost-user: frontend disconnected: ${reason}`);
       this.resetting = backend.close().then(() => {

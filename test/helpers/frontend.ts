@@ -23,6 +23,8 @@ export interface FrontendOptions {
   uml?: boolean;
   /** Use indirect descriptors for requests when negotiated. */
   indirect?: boolean;
+  /** QEMU style: an error eventfd per ring (SET_VRING_ERR), kept in `errFds`. */
+  ringErrorFds?: boolean;
 }
 
 const u64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); return b; };
@@ -54,6 +56,8 @@ export class TestFrontend {
   private mapping: ArrayBuffer | undefined;
   private readonly kickFds: number[] = [];
   private readonly callFds: number[] = [];
+  /** The rings' error eventfds, with `ringErrorFds`. */
+  readonly errFds: number[] = [];
   private readonly callPeers: number[] = [];
   private readonly callWatchers: FdWatcher[] = [];
   private readonly onCall: Array<() => void> = [];
@@ -157,6 +161,11 @@ export class TestFrontend {
       this.callFds.push(call!);
       if (peer !== -1) this.callPeers.push(peer!);
       await this.ack(Req.SET_VRING_CALL, u64(BigInt(i)), [options.uml ? peer! : call!]);
+      if (options.ringErrorFds) {
+        const err = eventfdCreate();
+        this.errFds.push(err);
+        await this.ack(Req.SET_VRING_ERR, u64(BigInt(i)), [err]);
+      }
       await this.ack(Req.SET_VRING_NUM, state(i, size));
       await this.ack(Req.SET_VRING_BASE, state(i, 0));
       const addr = Buffer.alloc(40);
@@ -265,7 +274,7 @@ export class TestFrontend {
     this.disposed = true;
     this.watcher.stop();
     for (const w of this.callWatchers) w.stop();
-    for (const fd of [this.fd, ...this.kickFds, ...this.callFds, ...this.callPeers, ...(this.backendReq ?? [])]) {
+    for (const fd of [this.fd, ...this.kickFds, ...this.callFds, ...this.errFds, ...this.callPeers, ...(this.backendReq ?? [])]) {
       try { closeFd(fd); } catch { /* closed by the peer's handling already */ }
     }
     if (this.memfd >= 0) closeFd(this.memfd);

@@ -12,6 +12,7 @@ import { FLAG_VERSION, Req } from '../../../src/vhost/messages.js';
 import { DESC_F_NEXT } from '../../../src/virtio/queue.js';
 import { FakeBoard } from '../../helpers/fake-board.js';
 import { TestFrontend } from '../../helpers/frontend.js';
+import { eventfdRead } from '../../../src/native/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -199,6 +200,23 @@ describe('vhost-user server over a real unix socket', () => {
     await t.board.close();
     const after = await Promise.all([f.request(Msg.GET_VALUE, 1), f.request(Msg.SET_VALUE, 2, 1), f.request(Msg.SET_DIRECTION, 2, 1)]);
     expect(after.map((a) => a.output[0])).toEqual([1, 0, 1]); // SET_VALUE on a non-output line is only remembered
+  });
+
+  it('tells the frontend through the ring error fd when it stops a corrupt ring, and only that ring', async () => {
+    const t = await start();
+    const f = await t.frontend();
+    await f.setup({ ringErrorFds: true });
+    expect(f.errFds).toHaveLength(2);
+    expect((await f.request(Msg.GET_DIRECTION, 1)).len).toBe(2); // a healthy ring signals nothing
+    expect(f.errFds.map((fd) => eventfdRead(fd))).toEqual([null, null]);
+    f.rq.publish(500); // a head beyond the ring's 256 entries
+    f.kick(0);
+    let signalled: bigint | null = null;
+    await waitFor(() => (signalled = eventfdRead(f.errFds[0]!)) !== null);
+    expect(signalled).toBe(1n);
+    expect(eventfdRead(f.errFds[1]!)).toBeNull();
+    expect(t.server.backend?.counters.ringErrors).toBe(1);
+    expect(t.logs.join('\n')).toMatch(/queue 0 stopped/);
   });
 
   it('returns a looping descriptor chain with length 0 instead of hanging the driver', async () => {

@@ -17,10 +17,11 @@ function setup() {
   device.irqEnabled = true;
   const notified: number[] = [];
   const logs: string[] = [];
-  const queues = new GpioVirtqueues(device, (i) => notified.push(i), (m) => logs.push(m));
+  const ringErrors: number[] = [];
+  const queues = new GpioVirtqueues(device, (i) => notified.push(i), (m) => logs.push(m), (i) => ringErrors.push(i));
   const drivers = [new DriverQueue(ram, 64), new DriverQueue(ram, 64)] as const;
   drivers.forEach((d, i) => queues.setQueue(i, new SplitQueue({ size: 64, memory: ram.memory(), ...d.rings(), eventIdx: false, indirect: true })));
-  return { ram, board, device, queues, drivers, notified, logs };
+  return { ram, board, device, queues, drivers, notified, logs, ringErrors };
 }
 
 describe('GpioVirtqueues', () => {
@@ -111,12 +112,27 @@ describe('GpioVirtqueues', () => {
     expect(rq.completions()).toEqual([]);
   });
 
-  it('stops a queue whose ring is corrupt, without throwing', () => {
-    const { queues, drivers, logs } = setup();
+  it('stops a queue whose ring is corrupt, without throwing, and says so through the ring error', () => {
+    const { queues, drivers, logs, ringErrors } = setup();
     drivers[0].publish(500);
     expect(() => queues.kick(REQUEST_QUEUE)).not.toThrow();
     expect(queues.counters.brokenQueues).toBe(1);
     expect(queues.queue(REQUEST_QUEUE)).toBeUndefined();
     expect(logs.join('\n')).toMatch(/queue 0 stopped/);
+    expect(ringErrors).toEqual([REQUEST_QUEUE]);
+  });
+
+  it('survives a ring error that cannot be delivered (the frontend has gone)', () => {
+    const ram = new GuestRam(1 << 20, 0x40000);
+    const device = new VirtioGpioDevice(new FakeBoard(), {});
+    const logs: string[] = [];
+    const queues = new GpioVirtqueues(device, () => {}, (m) => logs.push(m), () => {
+      throw new Error('EPIPE: broken pipe');
+    });
+    const driver = new DriverQueue(ram, 64);
+    queues.setQueue(REQUEST_QUEUE, new SplitQueue({ size: 64, memory: ram.memory(), ...driver.rings(), eventIdx: false, indirect: true }));
+    driver.publish(500);
+    expect(() => queues.kick(REQUEST_QUEUE)).not.toThrow();
+    expect(logs.join('\n')).toMatch(/telling the frontend that queue 0 stopped failed \(EPIPE: broken pipe\)/);
   });
 });

@@ -117,6 +117,23 @@ size_t slip_escape(uint8_t *dst, const uint8_t *src, size_t n)
     return (size_t)(p - dst);
 }
 
+/* The fast paths stop at a byte they do not handle (or at the end of the input) with `len` bytes decoded
+ * into d->buf and `crc` over them: keep that state, and let feed_general() take the rest from s. */
+static inline slip_result_t save_and_continue(slip_dec_t *d, uint32_t crc, unsigned len, const uint8_t *src,
+                                              const uint8_t *s, const uint8_t *end, size_t *used)
+{
+    d->crc = crc;
+    d->len = (uint16_t)len;
+    size_t done = (size_t)(s - src);
+    if (s == end) {
+        *used = done;
+        return SLIP_NEED_MORE;
+    }
+    slip_result_t r = feed_general(d, s, (size_t)(end - s), used);
+    *used += done;
+    return r;
+}
+
 /* Fast path of the copying decoder, for the rest of a frame that started in an earlier call: plain
  * bytes, the closing END. It keeps only the CRC and the length live, so the set-up is small; ESC and an
  * oversize or short frame go to feed_general() with the state saved. */
@@ -168,16 +185,7 @@ static __attribute__((noinline)) slip_result_t feed_copy(slip_dec_t *d, const ui
         *used = (size_t)(s + 1 - src);
         return crc == CRC32C_RESIDUE ? SLIP_FRAME : SLIP_CRC_ERROR;
     }
-    d->crc = crc;
-    d->len = (uint16_t)len;
-    size_t done = (size_t)(s - src);
-    if (s == end) {
-        *used = done;
-        return SLIP_NEED_MORE;
-    }
-    slip_result_t r = feed_general(d, s, (size_t)(end - s), used);
-    *used += done;
-    return r;
+    return save_and_continue(d, crc, len, src, s, end, used);
 }
 
 /* Bit 7 of each byte of w & (w << 1) & ~(w << 2) is set for a byte whose top bits are 110 (0xC0..0xDF),
@@ -267,14 +275,5 @@ slip_result_t slip_dec_feed(slip_dec_t *d, const uint8_t *src, size_t n, size_t 
     }
     for (unsigned i = 0; i < len; i++)
         d->buf[i] = f[i];
-    d->crc = crc;
-    d->len = (uint16_t)len;
-    size_t done = (size_t)(s - src);
-    if (s == end) {
-        *used = done;
-        return SLIP_NEED_MORE;
-    }
-    slip_result_t r = feed_general(d, s, (size_t)(end - s), used);
-    *used += done;
-    return r;
+    return save_and_continue(d, crc, len, src, s, end, used);
 }

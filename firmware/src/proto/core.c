@@ -900,7 +900,7 @@ size_t vg_rx(const uint8_t *src, size_t n, size_t *used, uint8_t *out)
 bool vg_events_pending(void)
 {
     /* One OR of everything and one test (every main-loop pass asks; usually all are clear). */
-    return (m_pulse_done | m_level_pending | fs_tripped_pending | (g_ev.head ^ g_ev.tail) | g_ev.ovf_lost) != 0;
+    return (m_pulse_done | m_level_pending | fs_tripped_pending | ev_pending_word()) != 0;
 }
 
 static size_t emit_event(uint8_t *out, uint8_t type, size_t len)

@@ -120,11 +120,17 @@ static inline void ev_put(unsigned line, unsigned kind, unsigned seq)
     r->head = head + 1u;
 }
 
-/* Consumer: anything to send (records, a marker, or an open overflow with an empty ring)? Inline: the
- * main loop asks every pass. */
+/* Consumer: non-zero when there is anything to send (records, a marker, or an open overflow with an
+ * empty ring). A word, not a bool, so a caller can OR it with other pending flags and test once. Inline:
+ * the main loop asks every pass. */
+static inline uint32_t ev_pending_word(void)
+{
+    return (g_ev.head ^ g_ev.tail) | g_ev.ovf_lost;
+}
+
 static inline bool ev_pending(void)
 {
-    return g_ev.head != g_ev.tail || g_ev.ovf_lost != 0;
+    return ev_pending_word() != 0;
 }
 
 /* Consumer: build the payload of the next EDGES or OVERFLOW frame into payload (>= 256 bytes), set
